@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make grade   - builds .venv from requirements.lock, grades the bundled template
+#   make test    - builds .venv, runs the everyday test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: grade test test-all bench lock template clean
+
+$(STAMP): requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+grade: $(STAMP)
+	$(PY) grader.py student_template/hw11.ipynb
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/bench_grading.py
+
+template: $(STAMP)
+	$(PY) tools/make_template.py
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | sed 's/+cpu//' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV)

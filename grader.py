@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""HW11 grader: ``python grader.py [SUBMISSION] [-q Q ...] [--all] [--json PATH]``.
+
+See README.md and ../shared/spec/cli.md. The engine lives in ``hw11grader/``.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from hw11grader.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as e:  # the grader itself failed: exit 1, never a student's score
+        print(f"grader.py: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        code = 1
+    sys.exit(code)

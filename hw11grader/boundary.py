@@ -1,0 +1,488 @@
+"""The execution boundary: the submission runs in a child process.
+
+One interface, two variants:
+
+* ``ChildBoundary`` (grading): the submission runs in a child process in its
+  own session, in a scratch folder holding only the submission; calls and
+  results travel as plain data on two private pipes, each reply stamped
+  with a per-run nonce. A call that hangs or kills the child costs only
+  that call: the child is killed with its whole process group and started
+  again for the next one.
+* ``InProcessBoundary`` (the in-notebook self-check): the student's own
+  live namespace, in the student's own kernel. Values still make the same
+  round trip through the wire format, so checks see exactly the same data.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import wire
+from .loading import Submission
+from .outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
+
+ENGINE_DIR = Path(__file__).resolve().parent
+REPO_DIR = ENGINE_DIR.parent
+EXPERIMENTS_DIR = REPO_DIR / "experiments"
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_timeout: float = 10.0
+    load_timeout: float = 60.0
+    start_timeout: float = 30.0
+    output_cap: int = 64 * 1024
+
+
+@dataclass
+class Manifest:
+    """What loading the submission produced (all plain data)."""
+
+    status: str  # "ok" | "error" | "timeout" | "died"
+    message: str = ""
+    cells: list = field(default_factory=list)
+    names: dict = field(default_factory=dict)
+    answers: dict = field(default_factory=lambda: {"present": False})
+    written: dict = field(default_factory=lambda: {"present": False})
+
+
+class AsNumpy:
+    """Wrap an argument that should arrive as a numpy array, not a tensor."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = np.asarray(array)
+
+
+def _encode_argument(enc, v, depth):
+    if type(v) is AsNumpy:
+        return enc.array(v.array, as_="numpy")
+    raise wire.WireError(f"the grader cannot send a {type(v).__name__}")
+
+
+class _ParentEncoder(wire.Encoder):
+    """Arrays go to the submission as float64 torch tensors unless wrapped."""
+
+    def __init__(self):
+        super().__init__(_encode_argument)
+
+    def encode(self, v, depth=0):
+        if type(v) is np.ndarray:
+            return self.array(v, as_="torch")
+        return super().encode(v, depth)
+
+
+def pack_request(message: dict) -> bytes:
+    enc = _ParentEncoder()
+    tree = enc.encode(message)
+    import json
+    import struct
+
+    body = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
+    parts = [struct.pack(">II", len(body), len(enc.blobs)), body]
+    for b in enc.blobs:
+        parts += [struct.pack(">Q", len(b)), b]
+    return b"".join(parts)
+
+
+def interpret(reply: dict, what: str):
+    """Turn a reply into its value, or raise the outcome it describes."""
+    if type(reply) is not dict or "ok" not in reply:
+        raise StudentError(f"{what}: the submission's process sent a malformed reply")
+    if reply["ok"] is True:
+        return reply.get("value")
+    kind = reply.get("kind")
+    message = str(reply.get("message", ""))[:4000]
+    if kind == "missing":
+        raise Missing(message, fatal=True)
+    if kind == "not_implemented":
+        raise Missing(f"{what} raises NotImplementedError (not implemented yet)", fatal=True)
+    if kind == "raised":
+        tb = reply.get("traceback")
+        detail = f"\n{tb}" if isinstance(tb, str) and tb and tb != message else ""
+        raise StudentError(f"{what} raised {message}{detail}")
+    if kind == "bad_value":
+        raise Failed(f"{what}: {message}")
+    raise GraderError(f"{what}: the child program failed ({kind}: {message})")
+
+
+class _Drain(threading.Thread):
+    """Reads a child's stdout or stderr, keeping only the first bytes."""
+
+    def __init__(self, stream, cap):
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self):
+        try:
+            while True:
+                chunk = self.stream.read1(1 << 16) if hasattr(self.stream, "read1") else self.stream.read(1 << 16)
+                if not chunk:
+                    break
+                room = self.cap - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+                self.dropped += max(0, len(chunk) - max(room, 0))
+        except (OSError, ValueError):
+            pass
+
+    def text(self):
+        t = self.kept.decode("utf-8", "replace")
+        if self.dropped:
+            t += f"\n[... {self.dropped} more bytes of output dropped]"
+        return t
+
+
+class _FrameReader:
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = bytearray()
+
+    def read_frame(self, deadline, from_tag):
+        def read(n):
+            while len(self.buf) < n:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                ready, _, _ = select.select([self.fd], [], [], remaining)
+                if not ready:
+                    raise TimeoutError
+                chunk = os.read(self.fd, 1 << 20)
+                if not chunk:
+                    raise EOFError
+                self.buf += chunk
+            out = bytes(self.buf[:n])
+            del self.buf[:n]
+            return out
+
+        return wire.unpack(read, from_tag)
+
+
+def _exit_description(code):
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"it was killed by {name}{extra}"
+    return f"it exited with code {code} (sys.exit or os._exit?)"
+
+
+class ChildBoundary:
+    """The submission in a child process (the only way grading runs it)."""
+
+    def __init__(self, submission: Submission, limits: Limits = Limits()):
+        self.submission = submission
+        self.limits = limits
+        self.proc = None
+        self.generation = 0
+        self.disabled: dict[str, Exception] = {}
+        self.manifest: Manifest | None = None
+        self.starts = 0
+        self.tmp = Path(tempfile.mkdtemp(prefix="hw11-"))
+        self.runtime = self.tmp / "runtime"
+        self.work = self.tmp / "work"
+        self._prepare_folders()
+
+    # -- set-up ---------------------------------------------------------
+    def _prepare_folders(self):
+        self.runtime.mkdir()
+        self.work.mkdir()
+        shutil.copy2(ENGINE_DIR / "child_main.py", self.runtime / "child_main.py")
+        shutil.copy2(ENGINE_DIR / "wire.py", self.runtime / "wire.py")
+        if EXPERIMENTS_DIR.is_dir():
+            shutil.copytree(EXPERIMENTS_DIR, self.runtime / "experiments",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        try:
+            shutil.copy2(self.submission.path, self.work / self.submission.path.name)
+        except OSError:
+            pass
+
+    def _environment(self):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.work), "TMPDIR": str(self.work),
+            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+        }
+        for keep in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV"):
+            if keep in os.environ:
+                env[keep] = os.environ[keep]
+        return env
+
+    def _spawn(self):
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-s", str(self.runtime / "child_main.py"), str(req_r), str(resp_w)],
+                cwd=self.work, env=self._environment(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(req_r, resp_w),
+                start_new_session=True,
+            )
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        self.req_w, self.resp_r = req_w, resp_r
+        self.reader = _FrameReader(resp_r)
+        self.drains = [_Drain(self.proc.stdout, self.limits.output_cap),
+                       _Drain(self.proc.stderr, self.limits.output_cap)]
+        for d in self.drains:
+            d.start()
+        self.generation += 1
+        self.starts += 1
+        self.nonce = secrets.token_hex(16)
+
+    def start(self) -> Manifest:
+        """Start the child and load the submission; the manifest says how it went."""
+        try:
+            self._spawn()
+            self._roundtrip({"op": "hello", "nonce": self.nonce}, self.limits.start_timeout, "starting Python")
+            reply = self._roundtrip(self._load_request(), self.limits.load_timeout, "loading the submission")
+        except StudentTimeout:
+            self.manifest = Manifest("timeout", f"loading the submission took longer than {self.limits.load_timeout:g} s")
+            return self.manifest
+        except StudentError as e:
+            self.manifest = Manifest("died", e.message)
+            return self.manifest
+        if not reply.get("ok"):
+            raise GraderError(f"the child program could not load the submission: {reply.get('message')}")
+        self.manifest = Manifest(
+            "ok", cells=reply.get("cells", []), names=reply.get("names", {}),
+            answers=reply.get("answers", {"present": False}), written=reply.get("written", {"present": False}),
+        )
+        return self.manifest
+
+    def _load_request(self):
+        return {"op": "load", "module_name": self.submission.module_name,
+                "file": self.submission.path.name, "seed": 0,
+                "cells": [{"name": c.name, "filename": c.filename, "source": c.source}
+                          for c in self.submission.cells]}
+
+    def _restart(self):
+        self._spawn()
+        self._roundtrip({"op": "hello", "nonce": self.nonce}, self.limits.start_timeout, "restarting Python")
+        self._roundtrip(self._load_request(), self.limits.load_timeout, "reloading the submission")
+
+    # -- calls ----------------------------------------------------------
+    def _unavailable(self):
+        m = self.manifest
+        if m is None:
+            raise GraderError("the submission was not started")
+        if m.status == "timeout":
+            raise StudentTimeout(m.message)
+        if m.status == "died":
+            raise StudentError(f"the submission could not be loaded: {m.message}")
+
+    def call(self, name, args=(), kwargs=None, *, seed, timeout=None, keep=None, target=None):
+        what = f"{name}(...)" if target is None else f"{target.type_name}.{name}(...)"
+        key = name if target is None else f"{target.type_name}.{name}"
+        request = {"op": "call", "name": name, "args": list(args), "kwargs": dict(kwargs or {}),
+                   "seed": seed, "keep": keep}
+        if target is not None:
+            request["target"] = self._handle_number(target)
+        return self._call(key, what, request, timeout)
+
+    def scenario(self, module, function, args=(), kwargs=None, *, seed, timeout=None):
+        what = f"the grader's experiment {module}.{function}"
+        request = {"op": "scenario", "module": module, "function": function,
+                   "args": list(args), "kwargs": dict(kwargs or {}), "seed": seed}
+        return self._call(f"scenario:{module}.{function}", what, request, timeout)
+
+    def _handle_number(self, handle):
+        if handle.generation != self.generation or self.proc is None:
+            raise StudentError("that object was lost when the submission's process was restarted")
+        return handle.number
+
+    def _call(self, key, what, request, timeout):
+        self._unavailable()
+        if key in self.disabled:
+            earlier = self.disabled[key]
+            raise type(earlier)(earlier.message, fatal=True)
+        if self.proc is None:
+            try:
+                self._restart()
+            except (StudentError, StudentTimeout) as e:
+                raise StudentError(f"the submission's process could not be restarted: {e.message}") from None
+        try:
+            reply = self._roundtrip(request, timeout or self.limits.call_timeout, what)
+        except (StudentTimeout, StudentError) as e:
+            e.fatal = True
+            self.disabled[key] = e
+            raise
+        return interpret(reply, what.replace("(...)", ""))
+
+    def _from_tag(self, tag, value):
+        if isinstance(value, wire.Handle):
+            value.generation = self.generation
+            return value
+        return value
+
+    def _roundtrip(self, request, timeout, what):
+        try:
+            data = pack_request(request)
+        except wire.WireError as e:
+            raise GraderError(f"cannot send {what}: {e}") from None
+        deadline = time.monotonic() + timeout
+        try:
+            _write_all(self.req_w, data, deadline)
+            reply = self.reader.read_frame(deadline, self._from_tag)
+        except TimeoutError:
+            self._kill()
+            raise StudentTimeout(f"{what} did not finish within {timeout:g} s") from None
+        except (EOFError, OSError):
+            code = self._kill()
+            raise StudentError(f"the submission's process died during {what}: {_exit_description(code)}") from None
+        except wire.WireError as e:
+            self._kill()
+            raise StudentError(f"{what} sent back something that is not plain data ({e})") from None
+        if type(reply) is not dict or reply.get("nonce") != self.nonce:
+            self._kill()
+            raise StudentError(f"during {what} the submission wrote on the grader's private channel")
+        return reply
+
+    # -- teardown -------------------------------------------------------
+    def _kill(self):
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        for fd in (self.req_w, self.resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for d in self.drains:
+            d.join(timeout=1)
+        return code
+
+    def output(self) -> str:
+        return "".join(d.text() for d in getattr(self, "drains", []))
+
+    def close(self):
+        if self.proc is not None:
+            try:
+                self.req_w and os.write(self.req_w, pack_request({"op": "bye"}))
+            except OSError:
+                pass
+        self._kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _write_all(fd, data, deadline):
+    view = memoryview(data)
+    while view:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        _, ready, _ = select.select([], [fd], [], remaining)
+        if not ready:
+            raise TimeoutError
+        n = os.write(fd, view[: 1 << 16])
+        view = view[n:]
+
+
+class InProcessBoundary:
+    """The student's live namespace, in their own kernel (self-check only).
+
+    Used by ``grader.check()`` inside a notebook, where the student's code is
+    already running in the student's own process: only public checks run,
+    and values make the same wire round trip as in grading. There are no
+    time limits here: the student can interrupt their own kernel.
+    """
+
+    def __init__(self, names: dict, label: str = "notebook"):
+        from . import child_main
+
+        self.child = child_main
+        self.names = names
+        self.label = label
+        self.generation = 1
+        self.manifest = None
+
+    def start(self) -> Manifest:
+        c = self.child
+        c.STATE["names"] = self.names
+        reply = self._through_wire({"ok": True, "names": c._name_kinds(self.names),
+                                    "answers": c._plain_dict(self.names, "ANSWERS"),
+                                    "written": c._plain_dict(self.names, "WRITTEN")})
+        self.manifest = Manifest("ok", names=reply["names"], answers=reply["answers"], written=reply["written"])
+        return self.manifest
+
+    def _through_wire(self, reply):
+        data = self.child.pack_reply(reply)
+        view = memoryview(data)
+        pos = [0]
+
+        def read(n):
+            out = bytes(view[pos[0]: pos[0] + n])
+            pos[0] += n
+            return out
+
+        return wire.unpack(read, lambda tag, v: v)
+
+    def _request(self, request):
+        data = pack_request(request)
+        pos = [0]
+
+        def read(n):
+            out = data[pos[0]: pos[0] + n]
+            pos[0] += n
+            return out
+
+        return wire.unpack(read, self.child.from_tag)
+
+    def call(self, name, args=(), kwargs=None, *, seed, timeout=None, keep=None, target=None):
+        request = {"op": "call", "name": name, "args": list(args), "kwargs": dict(kwargs or {}),
+                   "seed": seed, "keep": keep}
+        if target is not None:
+            request["target"] = target.number
+        self.child.STATE["names"] = self.names
+        reply = self._through_wire(self.child.op_call(self._request(request)))
+        what = name if target is None else f"{target.type_name}.{name}"
+        return interpret(reply, what)
+
+    def scenario(self, module, function, args=(), kwargs=None, *, seed, timeout=None):
+        request = {"op": "scenario", "module": module, "function": function,
+                   "args": list(args), "kwargs": dict(kwargs or {}), "seed": seed}
+        self.child.STATE["names"] = self.names
+        reply = self._through_wire(self.child.op_scenario(self._request(request)))
+        return interpret(reply, f"the grader's experiment {module}.{function}")
+
+    def output(self) -> str:
+        return ""
+
+    def close(self):
+        self.child.HANDLES.objects.clear()

@@ -1,0 +1,143 @@
+"""What a check author uses: ``@check``, the submission proxy, and ``expect``.
+
+A check reads like a pytest test::
+
+    @check("q1.lora_grads.matches_reference", uses=["lora_grads"])
+    @given(dims=st.tuples(st.integers(1, 5), st.integers(1, 4), st.integers(1, 5)))
+    def lora_grads_matches_reference(sub, dims):
+        G, A, B = ...
+        dA, dB = expect.parts(sub.lora_grads(G, A, B), 2, what="lora_grads(G, A, B)")
+        expect.close(actual=dA, expected=G @ B.T, what="dA")
+
+``sub`` calls the submission through the boundary (never directly); every
+value it returns is plain data. Points and visibility live in
+``checks/points.toml``, not here.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import time
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import strategies as st  # noqa: F401  (re-exported for check authors)
+from hypothesis import given  # noqa: F401
+
+from . import compare as expect  # noqa: F401  (expect.close, expect.parts, ...)
+from .boundary import AsNumpy  # noqa: F401
+from .outcomes import Abort, Failed, Missing, Outcome, StudentTimeout  # noqa: F401
+from .wire import Generator, Handle, Symbol  # noqa: F401
+
+# One deterministic profile for grading: same examples on every run, no
+# example database, no timing-dependent behaviour, nothing printed.
+settings.register_profile(
+    "hw11-grading",
+    derandomize=True, database=None, deadline=None, print_blob=False,
+    max_examples=20, verbosity=Verbosity.quiet, report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile("hw11-grading")
+
+CHECK_BUDGET_S = 40.0
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    question: str
+    function: object
+    uses: tuple = ()
+    answers: tuple = ()
+    timeout: float | None = None
+    doc: str = ""
+
+
+def check(check_id: str, *, uses=(), answers=(), timeout: float | None = None):
+    """Mark a function as a check. ``uses``: names it calls; ``answers``: ANSWERS keys it reads."""
+    if check_id.count(".") < 1 or not check_id.startswith("q"):
+        raise ValueError(f"check ids look like 'q1.name.property', not {check_id!r}")
+
+    def mark(fn):
+        fn.__hw11_check__ = CheckSpec(
+            id=check_id, question=check_id.split(".", 1)[0], function=fn,
+            uses=tuple([uses] if isinstance(uses, str) else uses),
+            answers=tuple([answers] if isinstance(answers, str) else answers),
+            timeout=timeout, doc=inspect.getdoc(fn) or "")
+        return fn
+
+    return mark
+
+
+def seed_for(check_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(check_id.encode()).digest()[:4], "big")
+
+
+PLACEHOLDERS = (None, "", "TODO", ...)
+
+
+@dataclass
+class Sub:
+    """The submission, as a check sees it: calls by name, answers by key."""
+
+    boundary: object
+    manifest: object
+    check_id: str
+    timeout: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self):
+        self.seed = seed_for(self.check_id)
+
+    def _budget(self):
+        if time.monotonic() - self.started > CHECK_BUDGET_S:
+            raise Abort(StudentTimeout(f"this check ran out of time ({CHECK_BUDGET_S:g} s in all)"))
+
+    def has(self, name: str) -> bool:
+        return name in self.manifest.names
+
+    def _through(self, fn, *args, **kwargs):
+        self._budget()
+        try:
+            return fn(*args, **kwargs)
+        except Outcome as e:
+            if e.fatal:
+                raise Abort(e) from None
+            raise
+
+    def call(self, name: str, *args, keep=None, timeout=None, **kwargs):
+        """Call ``name(*args, **kwargs)`` in the submission; returns plain data."""
+        return self._through(self.boundary.call, name, args, kwargs, seed=self.seed,
+                             timeout=timeout or self.timeout, keep=keep)
+
+    def method(self, handle: Handle, name: str, *args, timeout=None, **kwargs):
+        """Call a method of an object kept in the submission's process."""
+        return self._through(self.boundary.call, name, args, kwargs, seed=self.seed,
+                             timeout=timeout or self.timeout, target=handle)
+
+    def experiment(self, qualified: str, *args, timeout=None, **kwargs):
+        """Run the grader's experiment ``module.function`` with the submission plugged in."""
+        module, function = qualified.split(".")
+        return self._through(self.boundary.scenario, module, function, args, kwargs, seed=self.seed,
+                             timeout=timeout or self.timeout)
+
+    def answer(self, key: str):
+        """``ANSWERS[key]``, or Missing if absent or still the placeholder."""
+        a = self.manifest.answers
+        if not a.get("present"):
+            raise Missing("ANSWERS is not defined (did the cell that defines it run without errors?)")
+        if "error" in a:
+            raise Missing(a["error"])
+        value = a["value"].get(key)
+        if any(value is p for p in (None, ...)) or (isinstance(value, str) and value.strip() in ("", "TODO")):
+            raise Missing(f"ANSWERS[{key!r}] is not answered")
+        return value
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            return self.call(name, *args, **kwargs)
+
+        return call

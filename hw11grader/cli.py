@@ -1,0 +1,63 @@
+"""The command line of cli.md (``grader.py`` is a thin wrapper around ``main``)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import report
+from .boundary import Limits
+from .loading import LoadError, discover
+
+COMMANDS = ("gradescope", "batch", "build", "written")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _single_parser():
+    p = argparse.ArgumentParser(
+        prog="python grader.py",
+        description="Grade a HW11 submission (self-check by default: public checks only).",
+        epilog="Other commands: gradescope, batch, build, written (see README).")
+    p.add_argument("submission", nargs="?", help="hw11.py / hw11.ipynb, or a folder holding one "
+                   "(default: ./hw11.ipynb, ./hw11.py, then student_template/)")
+    p.add_argument("-q", dest="questions", nargs="+", metavar="Q", help="only these questions, e.g. -q q1 q5")
+    p.add_argument("--all", action="store_true", help="run every check, hidden ones included")
+    p.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH")
+    p.add_argument("--no-color", action="store_true", help="plain text output")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        from . import commands
+        return commands.run(argv[0], argv[1:])
+    args = _single_parser().parse_args(argv)  # exits 2 on bad usage
+    from .registry import load_content
+
+    content = load_content()
+    known = {q.id for q in content.questions}
+    if args.questions:
+        bad = [q for q in args.questions if q.lower() not in known]
+        if bad:
+            print(f"grader.py: unknown question(s) {', '.join(bad)}; choose from {', '.join(sorted(known))}",
+                  file=sys.stderr)
+            return 2
+    try:
+        path = discover(args.submission)
+    except LoadError as e:
+        print(f"grader.py: {e}", file=sys.stderr)
+        return 2
+    mode = "all" if args.all else "student"
+    from .runner import grade
+
+    colour = (not args.no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
+    graded = grade(path, content, mode=mode, questions=[q.lower() for q in args.questions or []],
+                   limits=Limits())
+    sys.stdout.write(report.render_text(graded, colour=colour))
+    if args.json:
+        report.write_json(graded, args.json)
+    return 1 if any(r.status == "grader_error" for r in graded.results) else 0

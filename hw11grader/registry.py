@@ -1,0 +1,114 @@
+"""Discovering the checks and their points (questions are content, not code).
+
+Every module ``checks/q*.py`` is scanned for functions marked with
+``@check``; ``checks/points.toml`` gives each check its points and
+visibility and each question its title and total. Adding a question means
+adding a module and its table entries: the engine names no question.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (Gradescope's default image)
+    import tomli as tomllib
+
+VISIBILITIES = ("public", "hidden")
+
+
+class ConfigError(Exception):
+    """The checks or their configuration are inconsistent (a grader bug)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    spec: object  # CheckSpec
+    points: float
+    visibility: str
+
+    @property
+    def id(self):
+        return self.spec.id
+
+    @property
+    def question(self):
+        return self.spec.question
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    title: str
+    points: float
+
+
+@dataclass(frozen=True)
+class Content:
+    questions: tuple  # of Question, in homework order
+    entries: tuple  # of Entry, in report order
+    written_keys: tuple
+
+    def question(self, qid):
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+    def select(self, questions=None):
+        if not questions:
+            return self.entries
+        return tuple(e for e in self.entries if e.question in questions)
+
+
+def load_content(package: str = "checks") -> Content:
+    pkg = importlib.import_module(package)
+    folder = Path(pkg.__file__).parent
+    with open(folder / "points.toml", "rb") as f:
+        config = tomllib.load(f)
+    questions = tuple(
+        Question(qid, str(q.get("title", qid)), float(q["points"]))
+        for qid, q in config.get("questions", {}).items()
+    )
+    specs = {}
+    for mod in sorted(pkgutil.iter_modules([str(folder)]), key=lambda m: m.name):
+        if not mod.name.startswith("q"):
+            continue
+        module = importlib.import_module(f"{package}.{mod.name}")
+        for value in vars(module).values():
+            spec = getattr(value, "__hw11_check__", None)
+            if spec is None or getattr(value, "__module__", None) != module.__name__:
+                continue
+            if spec.id in specs:
+                raise ConfigError(f"two checks have the id {spec.id}")
+            specs[spec.id] = spec
+    table = config.get("checks", {})
+    problems = []
+    for cid in specs:
+        if cid not in table:
+            problems.append(f"{cid} has no entry in points.toml")
+    entries = []
+    for cid, row in table.items():
+        if cid not in specs:
+            problems.append(f"points.toml lists {cid}, which no check defines")
+            continue
+        vis = row.get("visibility", "public")
+        if vis not in VISIBILITIES:
+            problems.append(f"{cid}: visibility must be public or hidden")
+        entries.append(Entry(specs[cid], float(row["points"]), vis))
+    order = {q.id: i for i, q in enumerate(questions)}
+    for e in entries:
+        if e.question not in order:
+            problems.append(f"{e.id}: question {e.question} is not in [questions]")
+    for q in questions:
+        total = sum(e.points for e in entries if e.question == q.id)
+        if entries and abs(total - q.points) > 1e-9 and any(e.question == q.id for e in entries):
+            problems.append(f"{q.id}: the checks add up to {total:g} points, not {q.points:g}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    entries.sort(key=lambda e: order.get(e.question, 99))  # stable: table order within a question
+    written = tuple(getattr(pkg, "WRITTEN_KEYS", ()))
+    return Content(questions, tuple(entries), written)

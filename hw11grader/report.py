@@ -1,0 +1,113 @@
+"""Reports: the JSON report of cli.md and the terminal report."""
+from __future__ import annotations
+
+import json
+
+SCHEMA = 1
+MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT",
+        "missing": "MISSING", "skipped": "SKIP", "grader_error": "GRADER ERROR"}
+COLOUR = {"passed": "32", "failed": "31", "error": "31", "timeout": "33", "missing": "33",
+          "skipped": "2", "grader_error": "35"}
+
+
+def _round(x):
+    return round(float(x), 6)
+
+
+def question_totals(graded):
+    totals = {}
+    for q in graded.content.questions:
+        rs = [r for r in graded.results if r.question == q.id]
+        if rs:
+            totals[q.id] = {"score": _round(sum(r.score for r in rs)),
+                            "max_score": _round(sum(r.max_score for r in rs))}
+    return totals
+
+
+def to_json(graded) -> dict:
+    results = graded.results
+    return {
+        "schema": SCHEMA,
+        "submission": graded.submission,
+        "mode": graded.mode,
+        "score": _round(sum(r.score for r in results)),
+        "max_score": _round(sum(r.max_score for r in results)),
+        "questions": question_totals(graded),
+        "checks": [r.as_json() for r in results],
+        "written": graded.written,
+        "warnings": list(graded.warnings),
+        "grader_errors": sum(r.status == "grader_error" for r in results),
+        "duration_s": round(graded.duration_s, 3),
+    }
+
+
+def write_json(graded, path):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(to_json(graded), f, indent=2)
+        f.write("\n")
+
+
+def render_text(graded, colour=False) -> str:
+    """The terminal report: failures first, then a table per question."""
+
+    def paint(text, status):
+        return f"\033[{COLOUR[status]}m{text}\033[0m" if colour else text
+
+    lines = []
+    student = graded.mode == "student"
+    lines.append(f"HW11 grader - {graded.submission} "
+                 f"({'self-check: public checks only' if student else 'all checks'})")
+    for w in graded.warnings:
+        lines.append(f"  warning: {_indent(w, 4).lstrip()}")
+    lines.append("")
+    problems = [r for r in graded.results if r.status not in ("passed", "skipped")]
+    if problems:
+        lines.append("What to fix (in homework order):")
+        for r in problems:
+            lines.append(f"  {paint(MARK[r.status], r.status)}  {r.id}  ({_pts(r.max_score)} pts)")
+            if r.message:
+                lines.append(_indent(r.message, 6))
+        lines.append("")
+    lines.append("Scores:")
+    for q in graded.content.questions:
+        rs = [r for r in graded.results if r.question == q.id]
+        if not rs:
+            continue
+        run = [r for r in rs if r.status != "skipped"]
+        got = sum(r.score for r in run)
+        out_of = sum(r.max_score for r in run)
+        hidden = sum(r.max_score for r in rs if r.status == "skipped")
+        npass = sum(r.status == "passed" for r in run)
+        tail = f"   (+{_pts(hidden)} pts in hidden checks)" if hidden else ""
+        lines.append(f"  {q.id.upper():4} {q.title:38} {_pts(got):>5} / {_pts(out_of):<5} "
+                     f"{npass}/{len(run)} checks passed{tail}")
+    run = [r for r in graded.results if r.status != "skipped"]
+    got = sum(r.score for r in run)
+    out_of = sum(r.max_score for r in run)
+    hidden = sum(r.max_score for r in graded.results if r.status == "skipped")
+    lines.append("")
+    if student:
+        lines.append(f"Public score: {_pts(got)} / {_pts(out_of)}."
+                     + (f" {_pts(hidden)} more points are in hidden checks that run only at grading time."
+                        if hidden else ""))
+    else:
+        lines.append(f"Score: {_pts(got)} / {_pts(out_of)}.")
+    missing_written = [k for k, v in graded.written.items() if v == "missing"]
+    if missing_written:
+        lines.append(f"Written answers missing ({len(missing_written)}): {', '.join(missing_written)}")
+    if any(r.status == "grader_error" for r in graded.results):
+        lines.append("The grader itself failed on some checks (marked GRADER ERROR): please tell the staff.")
+    if problems:
+        first = problems[0]
+        lines.append(f"Next step: {first.id} - fix it, then run: python grader.py "
+                     f"{graded.submission} -q {first.question}")
+    return "\n".join(lines) + "\n"
+
+
+def _pts(x):
+    return f"{x:g}"
+
+
+def _indent(text, n):
+    pad = " " * n
+    return "\n".join(pad + line for line in str(text).splitlines())

@@ -1,0 +1,143 @@
+"""Running checks: the one place where any outcome becomes a ``CheckResult``."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .boundary import ChildBoundary, Limits, Manifest
+from .checking import Sub
+from .loading import LoadError, Submission, load
+from .outcomes import Abort, CheckResult, GraderError, Outcome
+
+GRADER_FAULT = ("The grader itself failed on this check ({detail}). This is not your fault "
+                "and costs you nothing once fixed: please tell the course staff.")
+
+
+def _find_outcome(exc):
+    """The student's outcome inside an exception (hypothesis may wrap it)."""
+    seen = 0
+    stack = [exc]
+    while stack and seen < 50:
+        e = stack.pop()
+        seen += 1
+        if isinstance(e, Outcome):
+            return e
+        stack.extend(getattr(e, "exceptions", ()) or ())
+        for linked in (e.__cause__, e.__context__):
+            if linked is not None:
+                stack.append(linked)
+    return None
+
+
+def run_check(entry, boundary, manifest: Manifest) -> CheckResult:
+    spec = entry.spec
+
+    def result(status, message=""):
+        score = entry.points if status == "passed" else 0.0
+        return CheckResult(spec.id, spec.question, status, score, entry.points, entry.visibility, message)
+
+    if manifest.status == "timeout":
+        return result("timeout", manifest.message)
+    if manifest.status != "ok":
+        return result("error", f"the submission could not be loaded: {manifest.message}")
+    absent = [n for n in spec.uses if n not in manifest.names]
+    if absent:
+        return result("missing", f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not defined")
+    sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout)
+    try:
+        spec.function(sub)
+    except Abort as a:
+        return result(a.outcome.status, a.outcome.message)
+    except Outcome as e:
+        return result(e.status, e.message)
+    except GraderError as e:
+        return result("grader_error", GRADER_FAULT.format(detail=str(e)[:300]))
+    except BaseException as e:  # noqa: BLE001 - the single catch-all, by design
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        outcome = _find_outcome(e)
+        if outcome is not None:
+            return result(outcome.status, outcome.message)
+        return result("grader_error", GRADER_FAULT.format(detail=f"{type(e).__name__}: {str(e)[:300]}"))
+    return result("passed", "")
+
+
+@dataclass
+class Graded:
+    """Everything a report needs, as plain data."""
+
+    submission: str
+    mode: str
+    results: list
+    content: object
+    written: dict
+    warnings: list = field(default_factory=list)
+    load_message: str = ""
+    duration_s: float = 0.0
+    output: str = ""
+
+
+def written_status(content, submission: Submission | None, manifest: Manifest | None) -> dict:
+    answered = {}
+    if manifest is not None and manifest.written.get("present") and "value" in manifest.written:
+        answered.update({k: v for k, v in manifest.written["value"].items()
+                         if isinstance(v, str) and v.strip()})
+    if submission is not None:
+        for k, v in submission.written_cells.items():
+            if v.strip():
+                answered.setdefault(k, v)
+    return {k: ("present" if k in answered else "missing") for k in content.written_keys}
+
+
+def written_answers(content, submission, manifest) -> dict:
+    """The text of each WRITTEN key (the dict wins over a markdown cell)."""
+    out = {}
+    if submission is not None:
+        out.update({k: v for k, v in submission.written_cells.items() if v.strip()})
+    if manifest is not None and manifest.written.get("present") and "value" in manifest.written:
+        out.update({k: v for k, v in manifest.written["value"].items() if isinstance(v, str) and v.strip()})
+    return out
+
+
+def grade(path, content, *, mode="student", questions=None, limits=Limits(),
+          boundary_factory=ChildBoundary, progress=None) -> Graded:
+    started = time.monotonic()
+    selected = content.select(questions)
+    warnings = []
+    try:
+        submission = load(path)
+    except LoadError as e:
+        manifest = Manifest("died", str(e))
+        results = [run_check(entry, None, manifest) if not _skip(entry, mode) else _skipped(entry)
+                   for entry in selected]
+        return Graded(str(path), mode, results, content, written_status(content, None, None),
+                      [str(e)], str(e), time.monotonic() - started)
+    warnings.extend(submission.warnings)
+    boundary = boundary_factory(submission, limits)
+    try:
+        manifest = boundary.start()
+        for cell in manifest.cells:
+            if cell.get("status") == "error":
+                warnings.append(f"{cell['name']} raised while loading; names it defined before the error are kept:\n"
+                                f"{cell.get('message', '')}")
+        if manifest.status != "ok":
+            warnings.append(f"the submission could not be loaded: {manifest.message}")
+        results = []
+        for i, entry in enumerate(selected):
+            if progress:
+                progress(i, len(selected), entry)
+            results.append(_skipped(entry) if _skip(entry, mode) else run_check(entry, boundary, manifest))
+        output = boundary.output()
+    finally:
+        boundary.close()
+    return Graded(str(path), mode, results, content, written_status(content, submission, manifest),
+                  warnings, manifest.message, time.monotonic() - started, output)
+
+
+def _skip(entry, mode):
+    return mode == "student" and entry.visibility == "hidden"
+
+
+def _skipped(entry):
+    return CheckResult(entry.id, entry.question, "skipped", 0.0, entry.points, entry.visibility,
+                       "hidden check: not run locally (it runs at grading time)")

@@ -1,0 +1,338 @@
+"""The plain-data wire format between the grader and the submission's child.
+
+This file is copied next to the child program, so it must stay
+self-contained (stdlib + numpy; torch and sympy only behind lazy imports on
+the child side). It holds no answers.
+
+A message is one frame: an 8-byte header (4-byte big-endian length of the
+JSON part, 4-byte count of binary blobs), the UTF-8 JSON part, then for each
+blob an 8-byte length and the raw bytes.  Arrays travel as
+``{"$array": i, "dtype": "float64", "shape": [..]}`` pointing at blob ``i``.
+Nothing received is ever unpickled or evaluated: the decoder builds only
+dicts, lists, str, int, float, bool, None, numpy arrays of whitelisted
+dtypes, and the tagged records below.
+
+Tagged records (JSON objects with a single ``$`` key):
+  {"$array": i, "dtype", "shape"[, "as": "torch"|"numpy"]}  an array
+  {"$tuple": [..]}                 a tuple (lists stay lists)
+  {"$float": "nan"|"inf"|"-inf"}   non-finite floats
+  {"$sym": "name"}                 a positive real sympy Symbol
+  {"$expr": tree}                  a sympy expression as a whitelisted tree
+  {"$handle": n, "type": "..."}    an object that stays in the child
+  {"$generator": seed}             a torch.Generator seeded with ``seed``
+  {"$opaque": "type name"}         a value that could not cross (decoded as Opaque)
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import numpy as np
+
+SCHEMA = 1
+ALLOWED_DTYPES = frozenset(
+    ["float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"]
+)
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_BLOBS = 10_000
+MAX_TOTAL_BLOB_BYTES = 256 * 1024 * 1024
+MAX_STRING = 200_000
+MAX_INT_DIGITS = 5_000
+MAX_DEPTH = 64
+MAX_EXPR_NODES = 20_000
+
+# sympy node kinds that may cross, with the arity they must have
+EXPR_KINDS = {
+    "Symbol": None, "Integer": None, "Rational": None, "Float": None,
+    "Add": "n", "Mul": "n", "Pow": 2,
+    "sqrt": 1, "log": 1, "exp": 1, "Min": "n", "Max": "n",
+}
+
+
+class WireError(ValueError):
+    """A message that breaks the wire format (never the student's wrong answer)."""
+
+
+class Opaque:
+    """A value the child could not send as plain data (kept only as its type name)."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str):
+        self.type_name = str(type_name)[:200]
+
+    def __repr__(self):
+        return f"<{self.type_name} object>"
+
+
+class Handle:
+    """A reference to an object that stays in the child (e.g. a LoRALinear)."""
+
+    __slots__ = ("number", "type_name", "generation")
+
+    def __init__(self, number: int, type_name: str, generation: int = 0):
+        self.number = int(number)
+        self.type_name = str(type_name)[:200]
+        self.generation = generation
+
+    def __repr__(self):
+        return f"<{self.type_name} in the submission's process>"
+
+
+class Symbol:
+    """A symbol to send to the child, which builds a positive real sympy Symbol."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+class Generator:
+    """A seeded torch.Generator to build in the child."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+
+class Expr:
+    """A sympy expression tree received from the child (rebuilt by trusted code)."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, tree):
+        self.tree = tree
+
+
+# ---------------------------------------------------------------- encoding
+
+class Encoder:
+    """Turns plain values into (json-able tree, blobs).
+
+    ``to_plain`` is the hook for values that are not plain: the child uses it
+    to convert tensors and sympy expressions (or to keep handles); the parent
+    passes none and gets a WireError for anything unexpected.
+    """
+
+    def __init__(self, to_plain=None):
+        self.blobs: list[bytes] = []
+        self.to_plain = to_plain
+        self.nodes = 0
+
+    def array(self, a: np.ndarray, as_=None):
+        if a.dtype.name not in ALLOWED_DTYPES:
+            raise WireError(f"arrays of dtype {a.dtype.name} cannot cross")
+        a = np.ascontiguousarray(a)
+        self.blobs.append(a.tobytes())
+        rec = {"$array": len(self.blobs) - 1, "dtype": a.dtype.name, "shape": list(a.shape)}
+        if as_:
+            rec["as"] = as_
+        return rec
+
+    def encode(self, v, depth=0):
+        if depth > MAX_DEPTH:
+            raise WireError("value nested too deeply")
+        self.nodes += 1
+        if self.nodes > 1_000_000:
+            raise WireError("value has too many parts")
+        t = type(v)
+        if v is None or t is bool or t is str:
+            if t is str and len(v) > MAX_STRING:
+                raise WireError("string too long")
+            return v
+        if t is int:
+            if v.bit_length() > MAX_INT_DIGITS * 3.33:
+                raise WireError("integer too large")
+            return v
+        if t is float:
+            if math.isfinite(v):
+                return v
+            return {"$float": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+        if t is list:
+            return [self.encode(x, depth + 1) for x in v]
+        if t is tuple:
+            return {"$tuple": [self.encode(x, depth + 1) for x in v]}
+        if t is dict:
+            out = {}
+            for k, x in v.items():
+                if type(k) is not str:
+                    k = _key_string(k)
+                if k.startswith("$"):
+                    k = "$" + k  # never confused with a tag
+                out[k] = self.encode(x, depth + 1)
+            return out
+        if t is np.ndarray:
+            return self.array(v)
+        if isinstance(v, np.generic) and type(v) in _NUMPY_SCALARS:
+            return self.encode(v.item(), depth + 1)
+        if t is Symbol:
+            return {"$sym": v.name}
+        if t is Generator:
+            return {"$generator": v.seed}
+        if t is Handle:
+            return {"$handle": v.number, "type": v.type_name}
+        if self.to_plain is not None:
+            return self.to_plain(self, v, depth)
+        raise WireError(f"a value of type {t.__name__} cannot cross")
+
+
+def _key_string(k):
+    if type(k) in (int, bool, float) or k is None:
+        return repr(k)
+    return f"<{type(k).__name__}>"
+
+
+_NUMPY_SCALARS = frozenset(
+    [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+     np.uint64, np.uint32, np.uint16, np.uint8, np.bool_]
+)
+
+
+def pack(message: dict, to_plain=None) -> bytes:
+    enc = Encoder(to_plain)
+    tree = enc.encode(message)
+    body = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    parts = [struct.pack(">II", len(body), len(enc.blobs)), body]
+    for b in enc.blobs:
+        parts.append(struct.pack(">Q", len(b)))
+        parts.append(b)
+    return b"".join(parts)
+
+
+# ---------------------------------------------------------------- decoding
+
+def decode(tree, blobs, from_tag=None, depth=0, budget=None):
+    """Rebuild plain values; ``from_tag`` handles tags this side understands."""
+    if budget is None:
+        budget = [0]
+    budget[0] += 1
+    if budget[0] > 2_000_000:
+        raise WireError("value has too many parts")
+    if depth > MAX_DEPTH + 4:
+        raise WireError("value nested too deeply")
+    t = type(tree)
+    if tree is None or t in (bool, str, int, float):
+        return tree
+    if t is list:
+        return [decode(x, blobs, from_tag, depth + 1, budget) for x in tree]
+    if t is not dict:
+        raise WireError(f"unexpected JSON value {t.__name__}")
+    if len(tree) >= 1 and any(k.startswith("$") and not k.startswith("$$") for k in tree):
+        return _decode_tag(tree, blobs, from_tag, depth, budget)
+    return {
+        (k[1:] if k.startswith("$$") else k): decode(x, blobs, from_tag, depth + 1, budget)
+        for k, x in tree.items()
+    }
+
+
+def _decode_tag(tree, blobs, from_tag, depth, budget):
+    if "$array" in tree:
+        i = tree["$array"]
+        dtype = tree.get("dtype")
+        shape = tree.get("shape")
+        if type(i) is not int or not 0 <= i < len(blobs):
+            raise WireError("bad array reference")
+        if dtype not in ALLOWED_DTYPES:
+            raise WireError(f"array dtype {dtype!r} not allowed")
+        if type(shape) is not list or len(shape) > 32 or any(type(s) is not int or s < 0 for s in shape):
+            raise WireError("bad array shape")
+        dt = np.dtype(dtype)
+        n = 1
+        for s in shape:
+            n *= s
+        if n * dt.itemsize != len(blobs[i]):
+            raise WireError("array bytes do not match its shape and dtype")
+        a = np.frombuffer(blobs[i], dtype=dt).reshape(shape).copy()
+        if from_tag is not None and tree.get("as"):
+            return from_tag(tree, a)
+        return a
+    if "$tuple" in tree:
+        if type(tree["$tuple"]) is not list:
+            raise WireError("bad tuple")
+        return tuple(decode(x, blobs, from_tag, depth + 1, budget) for x in tree["$tuple"])
+    if "$float" in tree:
+        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[tree["$float"]]
+    if "$opaque" in tree:
+        return Opaque(tree["$opaque"])
+    if "$handle" in tree:
+        h = Handle(tree["$handle"], tree.get("type", "object"))
+        return from_tag(tree, h) if from_tag is not None else h
+    if "$expr" in tree:
+        _check_expr(tree["$expr"], [0], 0)
+        e = Expr(tree["$expr"])
+        return from_tag(tree, e) if from_tag is not None else e
+    if "$sym" in tree or "$generator" in tree:
+        if from_tag is None:
+            raise WireError("unexpected tag")
+        return from_tag(tree, None)
+    raise WireError(f"unknown tag {sorted(tree)[:3]}")
+
+
+def _check_expr(node, count, depth):
+    count[0] += 1
+    if count[0] > MAX_EXPR_NODES or depth > 200:
+        raise WireError("expression too large")
+    if type(node) is not list or len(node) != 2 or node[0] not in EXPR_KINDS:
+        raise WireError("malformed expression")
+    kind, arg = node
+    if kind == "Symbol":
+        if type(arg) is not str or not arg.isidentifier() or len(arg) > 64:
+            raise WireError("bad symbol")
+    elif kind == "Integer":
+        if type(arg) is not int:
+            raise WireError("bad integer")
+    elif kind == "Rational":
+        if type(arg) is not list or len(arg) != 2 or any(type(x) is not int for x in arg) or arg[1] == 0:
+            raise WireError("bad rational")
+    elif kind == "Float":
+        if type(arg) is not float:
+            raise WireError("bad float")
+    else:
+        arity = EXPR_KINDS[kind]
+        if type(arg) is not list or (arity == "n" and len(arg) < 1) or (type(arity) is int and len(arg) != arity):
+            raise WireError("bad expression arguments")
+        for a in arg:
+            _check_expr(a, count, depth + 1)
+
+
+def read_exact(read, n: int) -> bytes:
+    """Read exactly n bytes with ``read(n)``; raise EOFError on a short stream."""
+    chunks = []
+    while n > 0:
+        b = read(n)
+        if not b:
+            raise EOFError("stream closed")
+        chunks.append(b)
+        n -= len(b)
+    return b"".join(chunks)
+
+
+def unpack(read, from_tag=None):
+    """Read one frame with ``read(n)`` and decode it."""
+    body_len, nblobs = struct.unpack(">II", read_exact(read, 8))
+    if body_len > MAX_JSON_BYTES or nblobs > MAX_BLOBS:
+        raise WireError("message too large")
+    body = read_exact(read, body_len)
+    blobs = []
+    total = 0
+    for _ in range(nblobs):
+        (n,) = struct.unpack(">Q", read_exact(read, 8))
+        total += n
+        if total > MAX_TOTAL_BLOB_BYTES:
+            raise WireError("message too large")
+        blobs.append(read_exact(read, n))
+    try:
+        tree = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise WireError(f"message is not valid JSON: {type(e).__name__}") from None
+    try:
+        return decode(tree, blobs, from_tag)
+    except RecursionError:
+        raise WireError("value nested too deeply") from None
+
+
+def _no_constant(name):
+    raise WireError(f"JSON constant {name} not allowed")

@@ -1,0 +1,39 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = ROOT / "tests" / "submissions"
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def content():
+    from hw11grader import load_content
+    return load_content()
+
+
+def run_grader(*args, cwd=ROOT, timeout=300):
+    """Run the CLI in a subprocess, as users do; returns (exit code, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "grader.py"), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "NO_COLOR": "1"})
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def grade_json(tmp_path, submission, *args, name="report.json"):
+    out = tmp_path / name
+    code, stdout, stderr = run_grader(submission, *args, "--json", out)
+    assert code == 0, f"exit {code}\n{stdout}\n{stderr}"
+    return json.loads(out.read_text()), stdout
+
+
+def with_override(tmp_path, override_file, base=SUBMISSIONS / "correct.py"):
+    """The correct submission with a mutant's definitions appended (they win)."""
+    target = tmp_path / "hw11.py"
+    target.write_text(base.read_text() + "\n\n# ---- mutant ----\n" + Path(override_file).read_text())
+    return target

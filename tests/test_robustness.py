@@ -1,0 +1,71 @@
+"""A submission that hangs, exits or raises is graded; only the affected checks fail."""
+import pytest
+
+from conftest import SUBMISSIONS, grade_json, with_override
+
+HANGS = """
+def lora_bytes(m, l, k, bytes_per_param=4):
+    while True:
+        pass
+"""
+EXITS_IN_FUNCTION = """
+import os as _os
+def full_update_bytes(m, l, bytes_per_param=4):
+    _os._exit(0)
+"""
+SYS_EXIT_AT_IMPORT = """
+import sys as _sys
+_sys.exit(0)
+"""
+RAISES_AT_IMPORT_MIDWAY = "raise RuntimeError('broken cell')\n"
+
+
+def statuses(report):
+    return {c["id"]: c["status"] for c in report["checks"]}
+
+
+def test_infinite_loop_costs_only_its_checks(tmp_path):
+    sub = with_override(tmp_path, _write(tmp_path, HANGS))
+    report, _ = grade_json(tmp_path, sub, "--all", "-q", "q1")
+    s = statuses(report)
+    assert s["q1.lora_bytes.numeric"] == "timeout"
+    assert s["q1.lora_bytes.symbolic"] == "timeout"
+    others = {k: v for k, v in s.items() if not k.startswith("q1.lora_bytes")}
+    assert set(others.values()) == {"passed"}, others
+
+
+def test_os_exit_in_a_function_costs_only_its_checks(tmp_path):
+    sub = with_override(tmp_path, _write(tmp_path, EXITS_IN_FUNCTION))
+    report, _ = grade_json(tmp_path, sub, "--all", "-q", "q1")
+    s = statuses(report)
+    assert s["q1.full_update_bytes.numeric"] == "error"
+    msg = next(c["message"] for c in report["checks"] if c["id"] == "q1.full_update_bytes.numeric")
+    assert "exited with code 0" in msg
+    others = {k: v for k, v in s.items() if not k.startswith("q1.full_update_bytes")}
+    assert set(others.values()) == {"passed"}, others
+
+
+def test_sys_exit_at_import_keeps_what_was_defined_before(tmp_path):
+    # sys.exit at the very end: everything is defined, the exit is reported as a warning
+    sub = with_override(tmp_path, _write(tmp_path, SYS_EXIT_AT_IMPORT))
+    report, stdout = grade_json(tmp_path, sub, "--all", "-q", "q5")
+    assert report["score"] == report["max_score"]
+    assert "sys.exit" in stdout
+
+
+def test_raise_at_import_keeps_earlier_names_and_loses_later_ones(tmp_path):
+    text = (SUBMISSIONS / "correct.py").read_text()
+    cut = text.index("def chinchilla_optimal")
+    sub = tmp_path / "hw11.py"
+    sub.write_text(text[:cut] + RAISES_AT_IMPORT_MIDWAY + text[cut:])
+    report, stdout = grade_json(tmp_path, sub, "--all", "-q", "q1", "q5")
+    s = statuses(report)
+    assert all(v == "passed" for k, v in s.items() if k.startswith("q1.") and "answers" not in k)
+    assert s["q5.chinchilla_optimal.numeric"] == "missing"
+    assert "broken cell" in stdout
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "override.py"
+    p.write_text(text)
+    return p

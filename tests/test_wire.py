@@ -1,0 +1,131 @@
+"""The plain-data wire format: round trips, and refusal of anything else."""
+import math
+import struct
+
+import numpy as np
+import pytest
+
+from hw11grader import child_main, wire
+from hw11grader.boundary import pack_request
+
+
+def roundtrip(value, to_plain=None):
+    data = wire.pack({"v": value}, to_plain)
+    pos = [0]
+
+    def read(n):
+        out = data[pos[0]:pos[0] + n]
+        pos[0] += n
+        return out
+
+    return wire.unpack(read)["v"]
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 3, -2**70, 1.5, "text", [1, [2.5, "x"]], {"a": {"b": [None]}}, (1, (2, 3)),
+    {"$weird": 1, "$$x": 2},
+])
+def test_plain_values_round_trip(value):
+    assert roundtrip(value) == value
+
+
+def test_non_finite_floats_round_trip():
+    out = roundtrip([math.nan, math.inf, -math.inf])
+    assert math.isnan(out[0]) and out[1] == math.inf and out[2] == -math.inf
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int8", "uint8", "bool"])
+def test_arrays_round_trip_with_dtype_and_shape(dtype):
+    a = (np.arange(24).reshape(2, 3, 4) % 5).astype(dtype)
+    out = roundtrip(a)
+    assert out.dtype == a.dtype and out.shape == a.shape and np.array_equal(out, a)
+
+
+def test_numpy_scalars_become_python_numbers():
+    assert roundtrip(np.float64(2.5)) == 2.5 and type(roundtrip(np.int64(3))) is int
+
+
+class LyingFloat(float):
+    def __eq__(self, other):
+        return True
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+
+@pytest.mark.parametrize("value", [LyingFloat(1.0), AlwaysEqual(), np.array([1 + 2j]), object()])
+def test_what_is_not_plain_data_cannot_cross(value):
+    with pytest.raises(wire.WireError):
+        wire.pack({"v": value})
+
+
+def test_child_side_turns_unknown_objects_into_opaque_records():
+    out = roundtrip(AlwaysEqual(), child_main.to_plain)
+    assert isinstance(out, wire.Opaque) and out.type_name == "AlwaysEqual"
+    assert out != 1 or True  # an Opaque is a plain record: it never compares equal to a number
+    assert not (out == 1)
+
+
+def test_child_side_turns_tensors_into_arrays():
+    torch = pytest.importorskip("torch")
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3).requires_grad_()
+    out = roundtrip(t * 1, child_main.to_plain)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (2, 3)
+
+
+def test_sympy_expressions_cross_as_whitelisted_trees():
+    import sympy
+    m, k = sympy.symbols("m k", positive=True)
+    out = roundtrip(4 * k * (m + 1) / sympy.sqrt(m), child_main.to_plain)
+    assert isinstance(out, wire.Expr) and out.tree[0] in ("Mul", "Add")
+    sin = roundtrip(sympy.sin(m), child_main.to_plain)
+    assert isinstance(sin, wire.Opaque) and "sin" in sin.type_name
+
+
+def frame(body: bytes, blobs=()):
+    parts = [struct.pack(">II", len(body), len(blobs)), body]
+    for b in blobs:
+        parts += [struct.pack(">Q", len(b)), b]
+    data = b"".join(parts)
+    pos = [0]
+
+    def read(n):
+        out = data[pos[0]:pos[0] + n]
+        pos[0] += n
+        return out
+
+    return read
+
+
+@pytest.mark.parametrize("body, blobs", [
+    (b'{"v": {"$array": 0, "dtype": "object", "shape": [1]}}', [b"x" * 8]),
+    (b'{"v": {"$array": 0, "dtype": "float64", "shape": [3]}}', [b"x" * 8]),
+    (b'{"v": {"$array": 5, "dtype": "float64", "shape": [1]}}', [b"x" * 8]),
+    (b'{"v": {"$expr": ["Call", ["__import__", "os"]]}}', []),
+    (b'{"v": {"$expr": ["Symbol", "a.b"]}}', []),
+    (b'{"v": NaN}', []),
+    (b'{"v": {"$unknown": 1}}', []),
+    (b'not json', []),
+    (b'[' * 100000, []),
+])
+def test_malformed_frames_are_refused(body, blobs):
+    with pytest.raises(wire.WireError):
+        wire.unpack(frame(body, blobs))
+
+
+def test_parent_sends_arrays_as_tensors_and_symbols_as_tags():
+    data = pack_request({"args": [np.eye(2), wire.Symbol("m")]})
+    pos = [0]
+
+    def read(n):
+        out = data[pos[0]:pos[0] + n]
+        pos[0] += n
+        return out
+
+    args = wire.unpack(read, child_main.from_tag)["args"]
+    import sympy
+    import torch
+    assert isinstance(args[0], torch.Tensor) and args[0].dtype == torch.float64
+    assert isinstance(args[1], sympy.Symbol) and args[1].is_positive
