@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: grade test test-all bench lock template clean
+.PHONY: grade test test-all bench lock template sandbox clean
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ grade: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) sandbox
 	$(PY) -m pytest -q
+
+# As root: the unprivileged user the child runs as (no-op otherwise).
+sandbox: $(STAMP)
+	bash tools/sandbox_setup.sh $(PY)
 
 bench: $(STAMP)
 	$(PY) bench/bench_grading.py

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import wire
+from . import sandbox, wire
 from .loading import Submission
 from .outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
 
@@ -38,12 +38,17 @@ REPO_DIR = ENGINE_DIR.parent
 EXPERIMENTS_DIR = REPO_DIR / "experiments"
 
 
+SECRETS = (REPO_DIR / "reference", REPO_DIR / "checks", REPO_DIR / ".cache")
+
+
 @dataclass(frozen=True)
 class Limits:
-    call_timeout: float = 10.0
-    load_timeout: float = 60.0
-    start_timeout: float = 30.0
-    output_cap: int = 64 * 1024
+    call_timeout: float = 10.0  # seconds per call (a check may state more)
+    load_timeout: float = 60.0  # seconds to load the submission
+    start_timeout: float = 30.0  # seconds for Python to start in the child
+    submission_timeout: float = 600.0  # wall-clock seconds for a whole grading
+    output_cap: int = 64 * 1024  # bytes of the child's stdout/stderr kept
+    sandbox: sandbox.SandboxConfig = sandbox.SandboxConfig()
 
 
 @dataclass
@@ -113,7 +118,7 @@ def interpret(reply: dict, what: str):
     if kind == "raised":
         tb = reply.get("traceback")
         detail = f"\n{tb}" if isinstance(tb, str) and tb and tb != message else ""
-        raise StudentError(f"{what} raised {message}{detail}")
+        raise StudentError(f"{what} raised {message}{detail}", fatal=reply.get("fatal") is True)
     if kind == "bad_value":
         raise Failed(f"{what}: {message}")
     raise GraderError(f"{what}: the child program failed ({kind}: {message})")
@@ -192,6 +197,10 @@ class ChildBoundary:
     def __init__(self, submission: Submission, limits: Limits = Limits()):
         self.submission = submission
         self.limits = limits
+        self.deadline = time.monotonic() + limits.submission_timeout
+        self.plan = sandbox.plan(limits.sandbox, sys.executable)
+        if self.plan.user is not None:
+            sandbox.protect_secrets(SECRETS)
         self.proc = None
         self.generation = 0
         self.disabled: dict[str, Exception] = {}
@@ -215,6 +224,7 @@ class ChildBoundary:
             shutil.copy2(self.submission.path, self.work / self.submission.path.name)
         except OSError:
             pass
+        sandbox.prepare_folders(self.tmp, self.runtime, self.work, self.plan.user)
 
     def _environment(self):
         env = {
@@ -234,7 +244,8 @@ class ChildBoundary:
         resp_r, resp_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-s", str(self.runtime / "child_main.py"), str(req_r), str(resp_w)],
+                [*self.plan.prefix, sys.executable, "-s", str(self.runtime / "child_main.py"),
+                 str(req_r), str(resp_w)],
                 cwd=self.work, env=self._environment(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(req_r, resp_w),
                 start_new_session=True,
@@ -256,7 +267,7 @@ class ChildBoundary:
         """Start the child and load the submission; the manifest says how it went."""
         try:
             self._spawn()
-            self._roundtrip({"op": "hello", "nonce": self.nonce}, self.limits.start_timeout, "starting Python")
+            self._roundtrip(self._hello(), self.limits.start_timeout, "starting Python")
             reply = self._roundtrip(self._load_request(), self.limits.load_timeout, "loading the submission")
         except StudentTimeout:
             self.manifest = Manifest("timeout", f"loading the submission took longer than {self.limits.load_timeout:g} s")
@@ -272,6 +283,9 @@ class ChildBoundary:
         )
         return self.manifest
 
+    def _hello(self):
+        return {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits()}
+
     def _load_request(self):
         return {"op": "load", "module_name": self.submission.module_name,
                 "file": self.submission.path.name, "seed": 0,
@@ -280,7 +294,7 @@ class ChildBoundary:
 
     def _restart(self):
         self._spawn()
-        self._roundtrip({"op": "hello", "nonce": self.nonce}, self.limits.start_timeout, "restarting Python")
+        self._roundtrip(self._hello(), self.limits.start_timeout, "restarting Python")
         self._roundtrip(self._load_request(), self.limits.load_timeout, "reloading the submission")
 
     # -- calls ----------------------------------------------------------
@@ -318,13 +332,18 @@ class ChildBoundary:
         if key in self.disabled:
             earlier = self.disabled[key]
             raise type(earlier)(earlier.message, fatal=True)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 1:
+            raise StudentTimeout(f"the time limit for grading one submission "
+                                 f"({self.limits.submission_timeout:g} s) was reached", fatal=True)
         if self.proc is None:
             try:
                 self._restart()
             except (StudentError, StudentTimeout) as e:
                 raise StudentError(f"the submission's process could not be restarted: {e.message}") from None
+        timeout = min(timeout or self.limits.call_timeout, self.deadline - time.monotonic())
         try:
-            reply = self._roundtrip(request, timeout or self.limits.call_timeout, what)
+            reply = self._roundtrip(request, timeout, what)
         except (StudentTimeout, StudentError) as e:
             e.fatal = True
             self.disabled[key] = e
@@ -378,6 +397,7 @@ class ChildBoundary:
                 os.close(fd)
             except OSError:
                 pass
+        sandbox.kill_orphans()
         for d in self.drains:
             d.join(timeout=1)
         return code
@@ -386,12 +406,9 @@ class ChildBoundary:
         return "".join(d.text() for d in getattr(self, "drains", []))
 
     def close(self):
-        if self.proc is not None:
-            try:
-                self.req_w and os.write(self.req_w, pack_request({"op": "bye"}))
-            except OSError:
-                pass
         self._kill()
+        if self.plan.user is not None:
+            sandbox.remove_leftovers(self.plan.user[0])
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

@@ -46,6 +46,10 @@ def _sympy():
 
 def to_plain(enc, v, depth):
     """Encoder hook: tensors -> arrays, sympy -> trees, anything else -> opaque."""
+    if type(v) is range:
+        if len(v) > 10_000_000:
+            raise wire.WireError("range too long")
+        return enc.encode(list(v), depth + 1)
     mod = type(v).__module__ or ""
     if mod.startswith("torch") and "torch" in sys.modules:
         torch = sys.modules["torch"]
@@ -226,7 +230,8 @@ def failure(exc):
                 "message": f"called sys.exit({short(repr(exc.code), 80)})",
                 "traceback": student_traceback(exc)}
     return {"ok": False, "kind": "raised", "message": describe(exc),
-            "traceback": student_traceback(exc)}
+            "traceback": student_traceback(exc),
+            "fatal": isinstance(exc, (MemoryError, RecursionError))}
 
 
 # ---------------------------------------------------------------- operations
@@ -379,6 +384,22 @@ def op_drop(req):
 OPS = {"load": op_load, "call": op_call, "scenario": op_scenario, "drop": op_drop}
 
 
+def apply_limits(limits):
+    """Lower our own limits before any student code runs (soft = hard: no way back up)."""
+    import resource
+    for name, value in limits.items():
+        which = getattr(resource, str(name), None)
+        if which is None or type(value) is not int:
+            continue
+        try:
+            soft, hard = resource.getrlimit(which)
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
 def main():
     req_fd, resp_fd = int(sys.argv[1]), int(sys.argv[2])
     # the submission may print; keep stdin closed so it cannot block on input()
@@ -388,6 +409,7 @@ def main():
     channel = Channel(req_fd, resp_fd)
     hello = channel.receive()
     channel.nonce = hello["nonce"]
+    apply_limits(hello.get("limits") or {})
     channel.send({"ok": True, "op": "hello", "schema": wire.SCHEMA, "pid": os.getpid()})
     while True:
         try:

@@ -27,7 +27,29 @@ def _single_parser():
     p.add_argument("--all", action="store_true", help="run every check, hidden ones included")
     p.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH")
     p.add_argument("--no-color", action="store_true", help="plain text output")
+    add_limit_options(p)
     return p
+
+
+def add_limit_options(p):
+    d = Limits()
+    g = p.add_argument_group("limits")
+    g.add_argument("--time-limit", type=float, default=d.submission_timeout, metavar="S",
+                   help=f"wall-clock seconds for grading one submission (default {d.submission_timeout:g})")
+    g.add_argument("--call-timeout", type=float, default=d.call_timeout, metavar="S",
+                   help=f"seconds per call into the submission (default {d.call_timeout:g})")
+    g.add_argument("--load-timeout", type=float, default=d.load_timeout, metavar="S",
+                   help=f"seconds to load the submission (default {d.load_timeout:g})")
+    g.add_argument("--memory-mb", type=int, default=d.sandbox.address_space_mb, metavar="MB",
+                   help=f"address space of the child (default {d.sandbox.address_space_mb})")
+
+
+def limits_from(args) -> Limits:
+    from dataclasses import replace
+    d = Limits()
+    return replace(d, submission_timeout=args.time_limit, call_timeout=args.call_timeout,
+                   load_timeout=args.load_timeout,
+                   sandbox=replace(d.sandbox, address_space_mb=args.memory_mb))
 
 
 def main(argv=None) -> int:
@@ -56,7 +78,7 @@ def main(argv=None) -> int:
 
     colour = (not args.no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
     graded = grade(path, content, mode=mode, questions=[q.lower() for q in args.questions or []],
-                   limits=Limits())
+                   limits=limits_from(args))
     sys.stdout.write(report.render_text(graded, colour=colour))
     if args.json:
         report.write_json(graded, args.json)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import symbolic
-from .outcomes import Failed, Missing
+from .outcomes import Abort, Failed, Missing
 from .wire import Expr, Handle, Opaque
 
 RTOL_FLOAT64 = 1e-6
@@ -84,7 +84,8 @@ def as_array(value, *, what: str) -> tuple[np.ndarray, float]:
             rtol = RTOL_FLOAT32
         return value.astype(np.float64), rtol
     if isinstance(value, bool) or value is None or isinstance(value, (str, dict, Opaque, Handle, Expr)):
-        raise Failed(f"{what} is {_kind(value)}, expected numbers")
+        # the same on every input: stop at once rather than shrink
+        raise Abort(Failed(f"{what} is {_kind(value)}, expected numbers"))
     if isinstance(value, (int, float)):
         return np.asarray(float(value)), rtol
     if isinstance(value, (list, tuple)):

@@ -37,6 +37,7 @@ def to_json(graded) -> dict:
         "written": graded.written,
         "warnings": list(graded.warnings),
         "grader_errors": sum(r.status == "grader_error" for r in results),
+        "protections": graded.protections,
         "duration_s": round(graded.duration_s, 3),
     }
 
@@ -59,6 +60,9 @@ def render_text(graded, colour=False) -> str:
                  f"({'self-check: public checks only' if student else 'all checks'})")
     for w in graded.warnings:
         lines.append(f"  warning: {_indent(w, 4).lstrip()}")
+    unavailable = graded.protections.get("unavailable") if graded.protections else None
+    if unavailable and not student:
+        lines.append(f"  sandbox: {len(unavailable)} protection(s) unavailable here: " + "; ".join(unavailable))
     lines.append("")
     problems = [r for r in graded.results if r.status not in ("passed", "skipped")]
     if problems:

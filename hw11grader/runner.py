@@ -9,6 +9,11 @@ from .checking import Sub
 from .loading import LoadError, Submission, load
 from .outcomes import Abort, CheckResult, GraderError, Outcome
 
+# After a property first fails, Hypothesis shrinks the input; past this many
+# further examples the last failure is reported as it is (a count, not a
+# clock, so that the report stays identical on every regrade).
+SHRINK_EXAMPLES = 80
+
 GRADER_FAULT = ("The grader itself failed on this check ({detail}). This is not your fault "
                 "and costs you nothing once fixed: please tell the course staff.")
 
@@ -44,6 +49,10 @@ def run_check(entry, boundary, manifest: Manifest) -> CheckResult:
     if absent:
         return result("missing", f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not defined")
     sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout)
+    hyp = getattr(spec.function, "hypothesis", None)
+    inner = getattr(hyp, "inner_test", None)
+    if inner is not None:
+        hyp.inner_test = _bounded_shrinking(inner)
     try:
         spec.function(sub)
     except Abort as a:
@@ -59,7 +68,28 @@ def run_check(entry, boundary, manifest: Manifest) -> CheckResult:
         if outcome is not None:
             return result(outcome.status, outcome.message)
         return result("grader_error", GRADER_FAULT.format(detail=f"{type(e).__name__}: {str(e)[:300]}"))
+    finally:
+        if inner is not None:
+            hyp.inner_test = inner
     return result("passed", "")
+
+
+def _bounded_shrinking(inner):
+    """Wrap a Hypothesis test body (its documented ``inner_test`` hook) to cap shrinking."""
+    state = {"last": None, "after": 0}
+
+    def bounded(*args, **kwargs):
+        if state["last"] is not None:
+            state["after"] += 1
+            if state["after"] > SHRINK_EXAMPLES:
+                raise Abort(state["last"])
+        try:
+            return inner(*args, **kwargs)
+        except Outcome as e:
+            state["last"] = e
+            raise
+
+    return bounded
 
 
 @dataclass
@@ -75,6 +105,7 @@ class Graded:
     load_message: str = ""
     duration_s: float = 0.0
     output: str = ""
+    protections: dict = field(default_factory=dict)
 
 
 def written_status(content, submission: Submission | None, manifest: Manifest | None) -> dict:
@@ -103,7 +134,7 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
           boundary_factory=ChildBoundary, progress=None) -> Graded:
     started = time.monotonic()
     selected = content.select(questions)
-    warnings = []
+    warnings = [f"grader configuration: {p}" for p in content.problems]
     try:
         submission = load(path)
     except LoadError as e:
@@ -111,7 +142,7 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
         results = [run_check(entry, None, manifest) if not _skip(entry, mode) else _skipped(entry)
                    for entry in selected]
         return Graded(str(path), mode, results, content, written_status(content, None, None),
-                      [str(e)], str(e), time.monotonic() - started)
+                      warnings + [str(e)], str(e), time.monotonic() - started)
     warnings.extend(submission.warnings)
     boundary = boundary_factory(submission, limits)
     try:
@@ -123,15 +154,26 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
         if manifest.status != "ok":
             warnings.append(f"the submission could not be loaded: {manifest.message}")
         results = []
+        deadline = started + limits.submission_timeout
         for i, entry in enumerate(selected):
             if progress:
                 progress(i, len(selected), entry)
-            results.append(_skipped(entry) if _skip(entry, mode) else run_check(entry, boundary, manifest))
+            if _skip(entry, mode):
+                results.append(_skipped(entry))
+            elif time.monotonic() >= deadline:
+                results.append(CheckResult(entry.id, entry.question, "timeout", 0.0, entry.points,
+                                           entry.visibility, "not run: the time limit for grading one "
+                                           f"submission ({limits.submission_timeout:g} s) was reached"))
+            else:
+                results.append(run_check(entry, boundary, manifest))
         output = boundary.output()
     finally:
         boundary.close()
-    return Graded(str(path), mode, results, content, written_status(content, submission, manifest),
-                  warnings, manifest.message, time.monotonic() - started, output)
+    graded = Graded(str(path), mode, results, content, written_status(content, submission, manifest),
+                    warnings, manifest.message, time.monotonic() - started, output)
+    graded.protections = {"in_force": list(boundary.plan.in_force),
+                          "unavailable": list(boundary.plan.unavailable)}
+    return graded
 
 
 def _skip(entry, mode):

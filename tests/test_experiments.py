@@ -1,0 +1,481 @@
+"""Tests of the grader-owned experiments (experiments/), run with a plain reference namespace.
+
+The namespace below is written the way a student would write the HW11
+functions (torch, float64). The tests check determinism, plain-data output,
+sweep shapes, divergence handling, and a few robust qualitative facts; the
+measured numbers (optimal learning rates, fitted exponents, pruning curves)
+are printed (``pytest -s``) and quoted in docs/experiments.md.
+
+Run: .venv/bin/python -m pytest -q tests/test_experiments.py  (``-m "not slow"`` to skip the
+slow ones).
+"""
+import json
+import math
+import random
+import time
+import types
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from experiments import q1_lora, q4_batch, q7_sensitivity
+
+
+# ---------------------------------------------------------------- a student-like namespace
+
+def linreg_grad(w, X, y):
+    return X.T @ (X @ w - y) / len(y)
+
+
+def sgd_update(params, grads, lr):
+    return [p - lr * g for p, g in zip(params, grads)]
+
+
+def adam_update(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
+    b1, b2 = betas
+    t = state.get("t", 0) + 1
+    m = state.get("m", [torch.zeros_like(p) for p in params])
+    v = state.get("v", [torch.zeros_like(p) for p in params])
+    m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads)]
+    v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads)]
+    new = [p - lr * (mi / (1 - b1 ** t)) / ((vi / (1 - b2 ** t)).sqrt() + eps)
+           for p, mi, vi in zip(params, m, v)]
+    return new, {"t": t, "m": m, "v": v}
+
+
+def magnitude_prune(W, sparsity):
+    k = round(sparsity * W.numel())
+    if k == 0:
+        return W.clone()
+    thr = W.abs().flatten().kthvalue(k).values
+    return torch.where(W.abs() <= thr, torch.zeros_like(W), W)
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, W0, k):
+        super().__init__()
+        m, l = W0.shape
+        self.register_buffer("W0", W0.detach().clone())
+        self.A = nn.Parameter(torch.randn(m, k, dtype=W0.dtype) / math.sqrt(k))
+        self.B = nn.Parameter(torch.zeros(k, l, dtype=W0.dtype))
+
+    def forward(self, x):
+        return x @ (self.W0 + self.A @ self.B).T
+
+
+def lora_init(m, k, l, generator=None):
+    A = torch.randn(m, k, generator=generator, dtype=torch.float64) / math.sqrt(k)
+    return A, torch.zeros(k, l, dtype=torch.float64)
+
+
+def lora_grads(G, A, B):
+    return G @ B.T, A.T @ G
+
+
+REF = types.SimpleNamespace(
+    linreg_grad=linreg_grad, sgd_update=sgd_update, adam_update=adam_update,
+    magnitude_prune=magnitude_prune, LoRALinear=LoRALinear, lora_init=lora_init,
+    lora_grads=lora_grads)
+
+
+# ---------------------------------------------------------------- helpers
+
+def assert_plain(obj, path="result"):
+    """Only dict/list/str/bool/int/float/None, JSON-serialisable, no tensors."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            assert isinstance(k, str), f"{path}: key {k!r} is not a str"
+            assert_plain(v, f"{path}[{k!r}]")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            assert_plain(v, f"{path}[{i}]")
+    else:
+        assert obj is None or type(obj) in (str, bool, int, float), \
+            f"{path}: {type(obj).__name__} is not plain data"
+    json.dumps(obj)
+
+
+def same(a, b):
+    """Bit-identical plain data (NaN == NaN)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def optimal_lrs(sweep):
+    out = []
+    for row in sweep["final_loss"]:
+        finite = [(v, lr) for v, lr in zip(row, sweep["lrs"]) if math.isfinite(v)]
+        out.append(min(finite)[1] if finite else None)
+    return out
+
+
+def fitted_exponent(sweep):
+    pts = [(math.log(b), math.log(o)) for b, o in zip(sweep["batch_sizes"], optimal_lrs(sweep))
+           if o is not None]
+    xs, ys = zip(*pts)
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def report_sweep(name, sweep):
+    opt = optimal_lrs(sweep)
+    print(f"\n[{name}] {sweep['task']} + {sweep['optimizer']}: exponent "
+          f"{fitted_exponent(sweep):.3f}; optimal lr per batch size: "
+          + ", ".join(f"B={b}: {o:.4g}" for b, o in zip(sweep["batch_sizes"], opt)))
+
+
+SMALL = dict(lrs=[0.01, 0.1, 100.0], batch_sizes=[4, 16], steps=8)
+
+
+# ---------------------------------------------------------------- the reference namespace itself
+
+def test_reference_adam_matches_torch_optim():
+    g = torch.Generator().manual_seed(0)
+    p = torch.randn(5, generator=g, dtype=torch.float64)
+    q = p.clone().requires_grad_(True)
+    opt = torch.optim.Adam([q], lr=0.01)
+    params, state = [p.clone()], {}
+    for _ in range(5):
+        grad = torch.randn(5, generator=g, dtype=torch.float64)
+        q.grad = grad.clone()
+        opt.step()
+        params, state = adam_update(params, [grad], state, 0.01)
+    assert torch.allclose(params[0], q.detach(), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------- Q4
+
+def test_default_grids_shape():
+    for task, opt in q4_batch.DEFAULT_SWEEPS.values():
+        lrs = q4_batch.default_lrs(task, opt)
+        assert len(lrs) >= 12
+        assert all(b > a for a, b in zip(lrs, lrs[1:]))
+        ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+        assert max(ratios) / min(ratios) < 1 + 1e-9            # log-spaced
+    bs = q4_batch.BATCH_SIZES
+    assert len(bs) >= 5 and max(bs) / min(bs) >= 32
+    assert set(q4_batch.DEFAULT_SWEEPS) == {"a", "b", "c_linreg", "c_mlp"}
+
+
+def test_grid_index():
+    lrs = q4_batch.default_lrs("linreg", "sgd")
+    assert q4_batch.grid_index(lrs, lrs[3]) == 3
+    assert q4_batch.grid_index(lrs, lrs[3] * 1.1) == 3
+    assert q4_batch.grid_index(lrs, None) is None
+
+
+@pytest.mark.parametrize("task", ["linreg", "mlp"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_small_sweep_shape_plain_deterministic(task, optimizer):
+    a = q4_batch.run_sweep(REF, task, optimizer, **SMALL)
+    assert_plain(a)
+    assert a["task"] == task and a["optimizer"] == optimizer and a["steps"] == 8
+    assert a["lrs"] == SMALL["lrs"] and a["batch_sizes"] == SMALL["batch_sizes"]
+    assert len(a["final_loss"]) == 2 and all(len(r) == 3 for r in a["final_loss"])
+    assert len(a["diverged"]) == 2 and all(len(r) == 3 for r in a["diverged"])
+    for row_l, row_d in zip(a["final_loss"], a["diverged"]):
+        for v, d in zip(row_l, row_d):
+            assert not math.isnan(v)
+            assert d == math.isinf(v)
+    b = q4_batch.run_sweep(REF, task, optimizer, **SMALL)
+    assert same(a, b)
+
+
+def test_diverged_runs_are_inf():
+    for task in ("linreg", "mlp"):
+        s = q4_batch.run_sweep(REF, task, "sgd", lrs=[1e-3, 1e3], batch_sizes=[8], steps=20)
+        assert s["diverged"] == [[False, True]]
+        assert s["final_loss"][0][1] == math.inf
+        assert math.isfinite(s["final_loss"][0][0])
+
+
+def test_nan_update_counts_as_diverged():
+    ns = types.SimpleNamespace(
+        linreg_grad=linreg_grad,
+        sgd_update=lambda ps, gs, lr: [p * float("nan") for p in ps])
+    s = q4_batch.run_sweep(ns, "linreg", "sgd", lrs=[0.01], batch_sizes=[4], steps=3)
+    assert s["diverged"] == [[True]] and s["final_loss"] == [[math.inf]]
+
+
+def test_result_forms_accepted_and_equivalent():
+    """numpy arrays / tuples / generators from the update rules give the same sweep."""
+    def sgd_numpy(params, grads, lr):
+        return tuple(p.numpy() - lr * g.numpy() for p, g in zip(params, grads))
+
+    def adam_lists(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
+        new, st = adam_update(params, grads, state, lr, betas, eps)
+        return [x.numpy() for x in new], st
+
+    def grad_column(w, X, y):            # an (d, 1) gradient is accepted
+        return linreg_grad(w, X, y).reshape(-1, 1)
+
+    def sgd_inplace(params, grads, lr):  # against the contract, but harmless here
+        for p, g in zip(params, grads):
+            p.sub_(lr * g)
+        return params
+
+    ns = types.SimpleNamespace(linreg_grad=grad_column, sgd_update=sgd_numpy,
+                               adam_update=adam_lists)
+    for task in ("linreg", "mlp"):
+        for opt in ("sgd", "adam"):
+            assert same(q4_batch.run_sweep(ns, task, opt, **SMALL),
+                        q4_batch.run_sweep(REF, task, opt, **SMALL))
+        ns2 = types.SimpleNamespace(linreg_grad=linreg_grad, sgd_update=sgd_inplace)
+        assert same(q4_batch.run_sweep(ns2, task, "sgd", **SMALL),
+                    q4_batch.run_sweep(REF, task, "sgd", **SMALL))
+
+
+def test_adam_state_passed_back_unchanged():
+    seen = []
+
+    def adam_spy(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
+        seen.append(state)
+        if not state:
+            state = {"obj": object(), "t": 0, "m": None, "v": None, "inner": {}}
+        st = {k: state[k] for k in ("t", "m", "v") if state[k] is not None}
+        new, st = adam_update(params, grads, st, lr, betas, eps)
+        state.update(st)
+        return new, state
+
+    ns = types.SimpleNamespace(linreg_grad=linreg_grad, adam_update=adam_spy)
+    q4_batch.run_sweep(ns, "linreg", "adam", lrs=[0.01], batch_sizes=[4], steps=5)
+    assert seen[0] == {}
+    assert all(s is seen[1] for s in seen[1:])       # the very same object, every later step
+
+
+def test_wrong_shapes_and_exceptions_propagate():
+    def boom(*a, **k):
+        raise RuntimeError("student bug")
+
+    with pytest.raises(RuntimeError, match="student bug"):
+        q4_batch.run_sweep(types.SimpleNamespace(linreg_grad=boom, sgd_update=sgd_update),
+                           "linreg", "sgd", lrs=[0.01], batch_sizes=[4], steps=2)
+    with pytest.raises(ValueError, match="expected a list of 4"):
+        q4_batch.run_sweep(types.SimpleNamespace(sgd_update=lambda ps, gs, lr: ps[:2]),
+                           "mlp", "sgd", lrs=[0.01], batch_sizes=[4], steps=2)
+    with pytest.raises(AttributeError):
+        q4_batch.run_sweep(types.SimpleNamespace(), "linreg", "sgd",
+                           lrs=[0.01], batch_sizes=[4], steps=2)
+
+
+def test_global_state_restored():
+    W0 = torch.arange(12, dtype=torch.float64).reshape(3, 4) / 7
+    x = torch.ones(2, 4, dtype=torch.float64)
+    torch.manual_seed(123)
+    np.random.seed(5)
+    random.seed(7)
+    expect = (torch.rand(3), np.random.rand(), random.random())
+    torch.manual_seed(123)
+    np.random.seed(5)
+    random.seed(7)
+    threads = torch.get_num_threads()
+    q4_batch.run_sweep(REF, "mlp", "sgd", **SMALL)
+    q1_lora.linear_probe(REF, W0, 2, x)
+    q7_sensitivity.train_model()
+    assert torch.get_num_threads() == threads
+    got = (torch.rand(3), np.random.rand(), random.random())
+    assert torch.equal(got[0], expect[0]) and got[1:] == expect[1:]
+
+
+@pytest.fixture(scope="module")
+def all_sweeps():
+    t0 = time.process_time()
+    out = q4_batch.run_all(REF)
+    cpu = time.process_time() - t0
+    print(f"\nrun_all CPU time: {cpu:.2f} s")
+    return out, cpu
+
+
+@pytest.mark.slow
+def test_run_all_budget_plain_and_report(all_sweeps):
+    sweeps, cpu = all_sweeps
+    assert_plain(sweeps)
+    assert set(sweeps) == set(q4_batch.DEFAULT_SWEEPS)
+    for name, s in sweeps.items():
+        assert len(s["lrs"]) >= 12 and len(s["batch_sizes"]) >= 5
+        assert max(s["batch_sizes"]) / min(s["batch_sizes"]) >= 32
+        for row in s["final_loss"]:
+            assert not any(math.isnan(v) for v in row)
+            j = row.index(min(row))
+            # the optimum is inside the grid (the sweep is U-shaped, not cut off)
+            assert 0 < j < len(row) - 1, (name, row)
+        report_sweep(name, s)
+    assert cpu < 12.0, f"run_all took {cpu:.1f} s CPU"
+
+
+@pytest.mark.slow
+def test_run_all_robust_facts(all_sweeps):
+    sweeps, _ = all_sweeps
+    exps = {name: fitted_exponent(s) for name, s in sweeps.items()}
+    # robust facts only: SGD on linear regression scales strongly with B, Adam on
+    # linear regression much less than SGD does
+    assert exps["a"] > 0.5
+    assert exps["b"] > 0.3
+    assert exps["c_linreg"] < exps["a"] - 0.4
+    # the best SGD learning rate never decreases with the batch size on linreg
+    opt = optimal_lrs(sweeps["a"])
+    assert all(b >= a for a, b in zip(opt, opt[1:]))
+
+
+@pytest.mark.slow
+def test_run_all_deterministic(all_sweeps):
+    sweeps, _ = all_sweeps
+    again = q4_batch.run_all(REF)
+    assert same(sweeps, again)
+
+
+# ---------------------------------------------------------------- Q7
+
+@pytest.fixture(scope="module")
+def sens():
+    q7_sensitivity._trained_state.cache_clear()       # time the training too
+    t0 = time.process_time()
+    out = q7_sensitivity.sensitivity(REF)
+    cpu = time.process_time() - t0
+    print(f"\nsensitivity CPU time (incl. training): {cpu:.2f} s")
+    print("sparsity " + " ".join(f"{s:5.2f}" for s in out["sparsities"]))
+    for name in out["layers"]:
+        print(f"{name:8s} " + " ".join(f"{a:5.3f}" for a in out["accuracy"][name]))
+    return out, cpu
+
+
+def test_q7_plain_and_shapes(sens):
+    out, cpu = sens
+    assert_plain(out)
+    assert out["layers"] == ["fc1", "fc2", "fc3"]
+    assert out["sparsities"][0] == 0.0 and len(out["sparsities"]) >= 10
+    for name in out["layers"]:
+        assert len(out["accuracy"][name]) == len(out["sparsities"])
+        assert out["accuracy"][name][0] == out["dense_accuracy"]
+        for s, nz in zip(out["sparsities"], out["nonzero_fraction"][name]):
+            numel = out["weight_stats"][name]["numel"]
+            assert abs(nz - (numel - round(s * numel)) / numel) < 1e-12
+    assert cpu < 5.0
+
+
+def test_q7_curves(sens):
+    out, _ = sens
+    dense = out["dense_accuracy"]
+    acc = out["accuracy"]
+    s = out["sparsities"]
+    assert dense > 0.9
+    half = s.index(0.5)
+    for name in out["layers"]:
+        assert acc[name][half] > dense - 0.03          # 50 % pruning of one layer costs little
+    # somewhere accuracy drops steeply
+    assert min(min(a) for a in acc.values()) < dense - 0.2
+    # layers differ
+    spread = max(max(acc[n][i] for n in acc) - min(acc[n][i] for n in acc) for i in range(len(s)))
+    assert spread > 0.05
+    # weights centred near zero, mostly small
+    for name, st in out["weight_stats"].items():
+        assert abs(st["mean"]) < 0.3 * st["std"]
+        assert st["median_abs"] < st["std"]
+        assert sum(st["hist_counts"]) == st["numel"]
+
+
+def test_q7_no_rounding_ties():
+    model = q7_sensitivity.train_model()
+    for name in q7_sensitivity.LAYERS:
+        n = getattr(model, name).weight.numel()
+        for s in q7_sensitivity.SPARSITIES:
+            frac = (s * n) % 1
+            assert abs(frac - 0.5) > 1e-6, (name, s, n)
+
+
+def test_q7_deterministic_and_prune_gets_float64_clone(sens):
+    out, _ = sens
+    calls = []
+
+    def spy(W, s):
+        calls.append((W.dtype, tuple(W.shape), W.requires_grad))
+        W.zero_()                       # mutating the argument must not hurt the model
+        return torch.zeros_like(W)
+
+    q7_sensitivity.sensitivity(types.SimpleNamespace(magnitude_prune=spy), sparsities=[0.3])
+    assert all(c[0] == torch.float64 and not c[2] for c in calls)
+    assert [c[1] for c in calls] == [(64, 32), (64, 64), (8, 64)]
+    assert same(out, q7_sensitivity.sensitivity(REF))           # cache untouched by the spy
+    q7_sensitivity._trained_state.cache_clear()
+    assert same(out, q7_sensitivity.sensitivity(REF))           # retraining: bit-identical
+
+
+# ---------------------------------------------------------------- Q1
+
+def test_linear_probe_reference():
+    g = torch.Generator().manual_seed(3)
+    m, l, k = 5, 7, 2
+    W0 = torch.randn(m, l, generator=g, dtype=torch.float64)
+    x = torch.randn(3, l, generator=g, dtype=torch.float64)
+    r = q1_lora.linear_probe(REF, W0, k, x)
+    assert_plain(r)
+    assert r["trainable_count"] == k * (m + l)
+    assert sorted(t["name"] for t in r["trainable"]) == ["A", "B"]
+    assert r["has_W0"] and r["W0_requires_grad"] is False
+    assert r["A_shape"] == [m, k] and r["B_shape"] == [k, l]
+    assert np.allclose(r["output_initial"], (x @ W0.T).tolist(), rtol=1e-12, atol=1e-12)
+    assert r["step_applied"] and r["loss_before"] > 0
+    assert r["output_max_change"] > 0 and r["loss_after"] < r["loss_before"]
+    assert r["W0_max_change"] == 0.0
+    assert same(r, q1_lora.linear_probe(REF, W0, k, x))
+    # nested lists are accepted too
+    assert same(r, q1_lora.linear_probe(REF, W0.tolist(), k, x.tolist()))
+
+
+def test_linear_probe_robust_to_missing_attributes():
+    class Odd(nn.Module):           # keeps its weights under other names, not trainable at all
+        def __init__(self, W0, k):
+            super().__init__()
+            self.base = W0.clone()
+
+        def forward(self, x):
+            return x @ self.base.T
+
+    W0 = torch.eye(3, 4, dtype=torch.float64)
+    r = q1_lora.linear_probe(types.SimpleNamespace(LoRALinear=Odd), W0, 1,
+                             torch.ones(2, 4, dtype=torch.float64))
+    assert_plain(r)
+    assert r["has_W0"] is False and r["W0_requires_grad"] is None
+    assert r["A_shape"] is None and r["AB_max_abs_initial"] is None
+    assert r["trainable_count"] == 0 and r["step_applied"] is False
+    assert r["output_max_change"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def lora():
+    t0 = time.process_time()
+    out = q1_lora.scenarios(REF)
+    cpu = time.process_time() - t0
+    rs = out["rank_sweep"]
+    print(f"\nQ1 scenarios CPU time: {cpu:.2f} s")
+    print("ranks", rs["ranks"], "target rank", rs["target_rank"])
+    print("final loss   ", [f"{v:.4g}" for v in rs["final_loss"]])
+    print("Eckart-Young ", [f"{v:.4g}" for v in rs["eckart_young"]])
+    return out, cpu
+
+
+def test_q1_scenarios(lora):
+    out, cpu = lora
+    assert_plain(out)
+    assert cpu < 2.0
+    zz = out["zero_zero"]
+    assert zz["W_equals_W0"] and zz["final_loss"] == zz["loss_at_W0"]
+    assert not zz["A_changed"] and not zz["B_changed"]
+    rr = out["random_random"]
+    assert rr["initial_loss"] > rr["loss_at_W0"]
+    rs = out["rank_sweep"]
+    fl, ey = rs["final_loss"], rs["eckart_young"]
+    assert all(b < a for a, b in zip(fl, fl[1:]))                  # loss falls with k
+    assert all(v == rs["loss_at_W0"] for v in rs["initial_loss"])  # lora_init: A @ B == 0
+    for k, f, e in zip(rs["ranks"], fl, ey):
+        if k < rs["target_rank"]:
+            assert abs(f - e) <= 1e-3 * e, (k, f, e)             # reaches the Eckart-Young tail
+        else:
+            assert f < 1e-3 * rs["loss_at_W0"]
+    assert same(out, q1_lora.scenarios(REF))
+
+
+def test_q1_wrong_grads_shapes_raise():
+    ns = types.SimpleNamespace(lora_init=lora_init, lora_grads=lambda G, A, B: (A.T @ G, G @ B.T))
+    with pytest.raises(ValueError, match="expected shape"):
+        q1_lora.train_lora(ns, "student", k=2, steps=3)
