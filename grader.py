@@ -10,6 +10,25 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hw11grader.cli import main  # noqa: E402
 
+
+def check(question=None):
+    """Self-check the live definitions of this notebook: public checks only.
+
+    ``grader.check("q3")`` checks one question, ``grader.check()`` all of them.
+    Runs in your own kernel (see hw11grader/selfcheck.py); the grade itself
+    comes from ``python grader.py``, which runs your code in a separate process.
+    """
+    import __main__
+
+    from hw11grader.selfcheck import check_namespace
+
+    return check_namespace(vars(__main__), question)
+
+
+def check_all():
+    """Self-check every question (public checks only)."""
+    return check(None)
+
 if __name__ == "__main__":
     try:
         code = main()

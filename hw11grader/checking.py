@@ -77,6 +77,15 @@ PLACEHOLDERS = (None, "", "TODO", ...)
 
 
 @dataclass
+class Session:
+    """What the checks of one grading share: experiment results and feedback files."""
+
+    feedback_dir: object = None  # a pathlib.Path, or None when no files are wanted
+    memo: dict = field(default_factory=dict)
+    plots: list = field(default_factory=list)
+
+
+@dataclass
 class Sub:
     """The submission, as a check sees it: calls by name, answers by key."""
 
@@ -84,6 +93,7 @@ class Sub:
     manifest: object
     check_id: str
     timeout: float | None = None
+    session: Session = field(default_factory=Session)
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self):
@@ -115,11 +125,42 @@ class Sub:
         return self._through(self.boundary.call, name, args, kwargs, seed=self.seed,
                              timeout=timeout or self.timeout, target=handle)
 
-    def experiment(self, qualified: str, *args, timeout=None, **kwargs):
-        """Run the grader's experiment ``module.function`` with the submission plugged in."""
+    def experiment(self, qualified: str, *args, timeout=None, shared=False, **kwargs):
+        """Run the grader's experiment ``module.function`` with the submission plugged in.
+
+        ``shared=True``: run it once per grading (same seed for every check that
+        asks), so several checks can judge one expensive sweep.
+        """
         module, function = qualified.split(".")
-        return self._through(self.boundary.scenario, module, function, args, kwargs, seed=self.seed,
-                             timeout=timeout or self.timeout)
+        seed = seed_for(qualified) if shared else self.seed
+        if not shared:
+            return self._through(self.boundary.scenario, module, function, args, kwargs, seed=seed,
+                                 timeout=timeout or self.timeout)
+        key = (qualified, repr(args), repr(sorted(kwargs.items())))
+        memo = self.session.memo
+        if key not in memo:
+            try:
+                memo[key] = ("ok", self.boundary.scenario(module, function, args, kwargs, seed=seed,
+                                                          timeout=timeout or self.timeout))
+            except Outcome as e:
+                memo[key] = ("outcome", e)
+        kind, value = memo[key]
+        if kind == "outcome":
+            raise Abort(value)
+        return value
+
+    def feedback_file(self, name: str):
+        """A path in the feedback folder for a plot (None when no folder is wanted)."""
+        folder = self.session.feedback_dir
+        if folder is None:
+            return None
+        import pathlib
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if str(path) not in self.session.plots:
+            self.session.plots.append(str(path))
+        return path
 
     def answer(self, key: str):
         """``ANSWERS[key]``, or Missing if absent or still the placeholder."""

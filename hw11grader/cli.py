@@ -27,6 +27,10 @@ def _single_parser():
     p.add_argument("--all", action="store_true", help="run every check, hidden ones included")
     p.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH")
     p.add_argument("--no-color", action="store_true", help="plain text output")
+    p.add_argument("--explain", metavar="CHECK_ID",
+                   help="say what a check tests, why, and how the reference computes it")
+    p.add_argument("--feedback", metavar="DIR", default="hw11_feedback",
+                   help="folder for the plots of your experiments (default: hw11_feedback)")
     add_limit_options(p)
     return p
 
@@ -52,6 +56,31 @@ def limits_from(args) -> Limits:
                    sandbox=replace(d.sandbox, address_space_mb=args.memory_mb))
 
 
+class _progress:
+    """A live progress line on a terminal (rich); nothing otherwise."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.status = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        self.status = Console(stderr=True).status("starting the submission's process...")
+        self.status.start()
+
+        def update(i, n, entry):
+            if entry is not None:
+                self.status.update(f"[{i + 1}/{n}] {entry.id}")
+
+        return update
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.stop()
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
@@ -61,6 +90,14 @@ def main(argv=None) -> int:
     from .registry import load_content
 
     content = load_content()
+    if args.explain:
+        from .explain import explain
+        try:
+            sys.stdout.write(explain(content, args.explain))
+        except KeyError as e:
+            print(f"grader.py: {e.args[0]}", file=sys.stderr)
+            return 2
+        return 0
     known = {q.id for q in content.questions}
     if args.questions:
         bad = [q for q in args.questions if q.lower() not in known]
@@ -77,8 +114,10 @@ def main(argv=None) -> int:
     from .runner import grade
 
     colour = (not args.no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
-    graded = grade(path, content, mode=mode, questions=[q.lower() for q in args.questions or []],
-                   limits=limits_from(args))
+    print(f"Grading {path} ...", file=sys.stderr) if not colour else None
+    with _progress(colour) as progress:
+        graded = grade(path, content, mode=mode, questions=[q.lower() for q in args.questions or []],
+                       limits=limits_from(args), feedback_dir=args.feedback, progress=progress)
     sys.stdout.write(report.render_text(graded, colour=colour))
     if args.json:
         report.write_json(graded, args.json)

@@ -38,6 +38,7 @@ def to_json(graded) -> dict:
         "warnings": list(graded.warnings),
         "grader_errors": sum(r.status == "grader_error" for r in results),
         "protections": graded.protections,
+        "plots": list(graded.plots),
         "duration_s": round(graded.duration_s, 3),
     }
 
@@ -96,6 +97,8 @@ def render_text(graded, colour=False) -> str:
                         if hidden else ""))
     else:
         lines.append(f"Score: {_pts(got)} / {_pts(out_of)}.")
+    if graded.plots:
+        lines.append(f"Plots of your experiments: {', '.join(graded.plots)}")
     missing_written = [k for k, v in graded.written.items() if v == "missing"]
     if missing_written:
         lines.append(f"Written answers missing ({len(missing_written)}): {', '.join(missing_written)}")

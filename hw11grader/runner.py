@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from .boundary import ChildBoundary, Limits, Manifest
-from .checking import Sub
+from .checking import Session, Sub
 from .loading import LoadError, Submission, load
 from .outcomes import Abort, CheckResult, GraderError, Outcome
 
@@ -34,7 +34,7 @@ def _find_outcome(exc):
     return None
 
 
-def run_check(entry, boundary, manifest: Manifest) -> CheckResult:
+def run_check(entry, boundary, manifest: Manifest, session: Session | None = None) -> CheckResult:
     spec = entry.spec
 
     def result(status, message=""):
@@ -48,7 +48,7 @@ def run_check(entry, boundary, manifest: Manifest) -> CheckResult:
     absent = [n for n in spec.uses if n not in manifest.names]
     if absent:
         return result("missing", f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not defined")
-    sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout)
+    sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout, session=session or Session())
     hyp = getattr(spec.function, "hypothesis", None)
     inner = getattr(hyp, "inner_test", None)
     if inner is not None:
@@ -106,6 +106,7 @@ class Graded:
     duration_s: float = 0.0
     output: str = ""
     protections: dict = field(default_factory=dict)
+    plots: list = field(default_factory=list)
 
 
 def written_status(content, submission: Submission | None, manifest: Manifest | None) -> dict:
@@ -131,20 +132,33 @@ def written_answers(content, submission, manifest) -> dict:
 
 
 def grade(path, content, *, mode="student", questions=None, limits=Limits(),
-          boundary_factory=ChildBoundary, progress=None) -> Graded:
+          boundary_factory=ChildBoundary, progress=None, feedback_dir=None) -> Graded:
+    """Grade the submission at ``path`` in a child process."""
     started = time.monotonic()
-    selected = content.select(questions)
     warnings = [f"grader configuration: {p}" for p in content.problems]
     try:
         submission = load(path)
     except LoadError as e:
         manifest = Manifest("died", str(e))
+        selected = content.select(questions)
         results = [run_check(entry, None, manifest) if not _skip(entry, mode) else _skipped(entry)
                    for entry in selected]
         return Graded(str(path), mode, results, content, written_status(content, None, None),
                       warnings + [str(e)], str(e), time.monotonic() - started)
     warnings.extend(submission.warnings)
     boundary = boundary_factory(submission, limits)
+    return run_all(boundary, str(path), content, submission=submission, mode=mode, questions=questions,
+                   limits=limits, progress=progress, feedback_dir=feedback_dir, warnings=warnings,
+                   started=started)
+
+
+def run_all(boundary, label, content, *, submission=None, mode="student", questions=None,
+            limits=Limits(), progress=None, feedback_dir=None, warnings=None, started=None) -> Graded:
+    """Start the boundary, run the selected checks in order, close it, and collect a Graded."""
+    started = started or time.monotonic()
+    warnings = list(warnings or [])
+    session = Session(feedback_dir=feedback_dir)
+    selected = content.select(questions)
     try:
         manifest = boundary.start()
         for cell in manifest.cells:
@@ -165,14 +179,18 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
                                            entry.visibility, "not run: the time limit for grading one "
                                            f"submission ({limits.submission_timeout:g} s) was reached"))
             else:
-                results.append(run_check(entry, boundary, manifest))
+                results.append(run_check(entry, boundary, manifest, session))
+        if progress:
+            progress(len(selected), len(selected), None)
         output = boundary.output()
     finally:
         boundary.close()
-    graded = Graded(str(path), mode, results, content, written_status(content, submission, manifest),
+    graded = Graded(label, mode, results, content, written_status(content, submission, manifest),
                     warnings, manifest.message, time.monotonic() - started, output)
-    graded.protections = {"in_force": list(boundary.plan.in_force),
-                          "unavailable": list(boundary.plan.unavailable)}
+    plan = getattr(boundary, "plan", None)
+    graded.protections = ({"in_force": list(plan.in_force), "unavailable": list(plan.unavailable)}
+                          if plan is not None else {})
+    graded.plots = sorted(session.plots)
     return graded
 
 

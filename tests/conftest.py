@@ -28,6 +28,8 @@ def run_grader(*args, cwd=ROOT, timeout=300):
 
 def grade_json(tmp_path, submission, *args, name="report.json"):
     out = tmp_path / name
+    if "--feedback" not in args:
+        args = (*args, "--feedback", tmp_path / "feedback")
     code, stdout, stderr = run_grader(submission, *args, "--json", out)
     assert code == 0, f"exit {code}\n{stdout}\n{stderr}"
     return json.loads(out.read_text()), stdout

@@ -1,0 +1,79 @@
+"""``grader.check("q3")`` inside a running notebook.
+
+This is the one place where student code is called in the same process as
+grading code: the student's own kernel, on the student's own machine, with
+public checks only. Nothing here can change a grade (grades come from the
+child-process grader), so running in the kernel is acceptable, and it lets
+the self-check see the live definitions. The namespace is passed in
+explicitly (``__main__``'s dict); values still make the wire round trip, so
+the checks, messages and scores are those of ``python grader.py``.
+"""
+from __future__ import annotations
+
+import html
+
+from . import report
+from .boundary import InProcessBoundary
+from .registry import load_content
+from .runner import run_all
+
+
+class SelfCheck:
+    """The result of a self-check: shown as HTML in Jupyter, as text elsewhere."""
+
+    def __init__(self, graded):
+        self.graded = graded
+
+    @property
+    def score(self):
+        return sum(r.score for r in self.graded.results if r.status != "skipped")
+
+    @property
+    def max_score(self):
+        return sum(r.max_score for r in self.graded.results if r.status != "skipped")
+
+    def summary(self) -> dict:
+        """Plain data: scores per question and per check (what the tests compare)."""
+        data = report.to_json(self.graded)
+        return {"score": data["score"], "questions": data["questions"],
+                "checks": {c["id"]: c["status"] for c in data["checks"]}}
+
+    def __repr__(self):
+        return report.render_text(self.graded, colour=False)
+
+    def _repr_html_(self):
+        rows = []
+        for q in self.graded.content.questions:
+            rs = [r for r in self.graded.results if r.question == q.id and r.status != "skipped"]
+            if not rs:
+                continue
+            got, out_of = sum(r.score for r in rs), sum(r.max_score for r in rs)
+            colour = "#2e7d32" if got == out_of else "#c62828"
+            rows.append(f"<tr><td><b>{q.id.upper()}</b> {html.escape(q.title)}</td>"
+                        f"<td style='color:{colour}'>{got:g} / {out_of:g}</td></tr>")
+        problems = []
+        for r in self.graded.results:
+            if r.status in ("passed", "skipped"):
+                continue
+            problems.append(f"<li><b>{html.escape(report.MARK[r.status])}</b> <code>{html.escape(r.id)}</code>"
+                            f"<pre style='white-space:pre-wrap'>{html.escape(r.message)}</pre></li>")
+        hidden = sum(r.max_score for r in self.graded.results if r.status == "skipped")
+        tail = f" ({hidden:g} more points in hidden checks run at grading time)" if hidden else ""
+        body = (f"<div><p><b>HW11 self-check:</b> {self.score:g} / {self.max_score:g} public points{tail}</p>"
+                f"<table>{''.join(rows)}</table>")
+        if problems:
+            body += f"<p>What to fix:</p><ul>{''.join(problems)}</ul>"
+        return body + "</div>"
+
+
+def check_namespace(names: dict, questions=None) -> SelfCheck:
+    content = load_content()
+    if isinstance(questions, str):
+        questions = [questions]
+    known = {q.id for q in content.questions}
+    for q in questions or []:
+        if q not in known:
+            raise ValueError(f"unknown question {q!r}; choose from {', '.join(sorted(known))}")
+    label = "this notebook" if names.get("__name__") == "__main__" else str(names.get("__name__"))
+    graded = run_all(InProcessBoundary(names), label, content, mode="student", questions=questions)
+    return SelfCheck(graded)
