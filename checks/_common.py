@@ -27,3 +27,23 @@ def described(**inputs):
     """`name=value, ...` for messages (values shown compactly)."""
     from hw11grader.compare import show
     return ", ".join(f"{k}={show(v)}" for k, v in inputs.items())
+
+
+SYMBOLIC_HINT = ("it must be pure arithmetic (+ - * / ** only, no int(), math.* or np.* calls) "
+                 "so that it also works when called with sympy symbols")
+
+
+def call_with_symbols(sub, name, *symbols, shown=None):
+    """``name(Symbol(a), Symbol(b), ...)``; a numbers-only implementation fails with a hint.
+
+    Symbolic-capable functions earn their numeric checks either way; only the
+    symbolic check is lost when the call raises on sympy symbols.
+    """
+    from hw11grader.checking import Symbol
+    from hw11grader.outcomes import Failed, StudentError
+
+    try:
+        return sub.call(name, *[Symbol(s) for s in symbols])
+    except StudentError as e:
+        shown = shown or f"{name}({', '.join(symbols)}) with sympy symbols"
+        raise Failed(f"{shown} failed: {SYMBOLIC_HINT}.\n{e.message}") from None

@@ -1,11 +1,11 @@
 """Q1 LoRA: W = W0 + A @ B, A: m x k, B: k x l."""
 import numpy as np
 
-from hw11grader.checking import Generator, Symbol, check, expect, given, st
+from hw11grader.checking import Generator, check, expect, given, st
 from hw11grader.outcomes import Failed
 from reference import q1_lora as ref
 
-from ._common import described, dims, matrices, seeds
+from ._common import call_with_symbols, described, dims, matrices, seeds
 
 MEMORY_RANGES = {"m": (1.0, 1e4), "l": (1.0, 1e4), "k": (1.0, 1e3)}
 BOTH_ZERO = ("both A and B are zero, so dL/dA = G @ B.T = 0 and dL/dB = A.T @ G = 0: "
@@ -103,22 +103,10 @@ def full_update_bytes_numeric(sub, m, l, bpp):
                  what=f"full_update_bytes({m}, {l}, bytes_per_param={bpp})")
 
 
-SYMBOLIC_HINT = ("it must be pure arithmetic (+ - * / ** only, no math.* or np.* calls) "
-                 "so that it also works when called with sympy symbols")
-
-
-def symbolic_call(sub, name, *args, **kwargs):
-    from hw11grader.outcomes import StudentError
-    try:
-        return sub.call(name, *args, **kwargs)
-    except StudentError as e:
-        raise Failed(f"{name} failed when called with sympy symbols: {SYMBOLIC_HINT}.\n{e.message}") from None
-
-
 @check("q1.lora_bytes.symbolic", uses="lora_bytes")
 def lora_bytes_symbolic(sub):
     """lora_bytes(m, l, k) called with sympy symbols equals 4 k (m + l)."""
-    got = symbolic_call(sub, "lora_bytes", Symbol("m"), Symbol("l"), Symbol("k"))
+    got = call_with_symbols(sub, "lora_bytes", "m", "l", "k", shown="lora_bytes(m=m, l=l, k=k) with sympy symbols")
     expect.symbolic_equal(actual=got, expected=ref.lora_bytes(ref.m, ref.l, ref.k), symbols=MEMORY_RANGES,
                           key="q1.lora_bytes", what="lora_bytes(m, l, k) with symbols")
 
@@ -126,7 +114,7 @@ def lora_bytes_symbolic(sub):
 @check("q1.full_update_bytes.symbolic", uses="full_update_bytes")
 def full_update_bytes_symbolic(sub):
     """full_update_bytes(m, l) called with sympy symbols equals 4 m l."""
-    got = symbolic_call(sub, "full_update_bytes", Symbol("m"), Symbol("l"))
+    got = call_with_symbols(sub, "full_update_bytes", "m", "l", shown="full_update_bytes(m=m, l=l) with sympy symbols")
     expect.symbolic_equal(actual=got, expected=ref.full_update_bytes(ref.m, ref.l),
                           symbols={k: MEMORY_RANGES[k] for k in ("m", "l")},
                           key="q1.full_update_bytes", what="full_update_bytes(m, l) with symbols")

@@ -8,11 +8,11 @@ for its commonest mistake.
 import math
 from dataclasses import dataclass, field
 
-from hw11grader.checking import Symbol, check, expect, given, st
+from hw11grader.checking import check, expect, given, st
 from hw11grader.outcomes import Failed
 from reference import q5_chinchilla as ref
 
-from ._common import log_uniform
+from ._common import call_with_symbols, log_uniform
 
 HW = ref.HOMEWORK
 CHINCHILLA_RANGES = {"C": (1e18, 1e26), "A": (50.0, 1000.0), "B": (50.0, 1000.0),
@@ -52,20 +52,11 @@ def chinchilla_optimal_homework(sub):
         expect.close(actual=out[1], expected=eD, what="D_opt", where=where)
 
 
-SYMBOLIC_HINT = ("chinchilla_optimal must be pure arithmetic (+ - * / ** only, no math.* or np.* calls) "
-                 "so that it also works when called with sympy symbols")
-
-
 @check("q5.chinchilla_optimal.symbolic", uses="chinchilla_optimal")
 def chinchilla_optimal_symbolic(sub):
     """Called with sympy symbols, it returns the derived N_opt(C) and D_opt(C)."""
-    from hw11grader.outcomes import StudentError
-
-    names = ("C", "A", "B", "alpha", "beta", "C0")
-    try:
-        out = sub.chinchilla_optimal(*[Symbol(n) for n in names])
-    except StudentError as e:
-        raise Failed(f"chinchilla_optimal failed when called with sympy symbols: {SYMBOLIC_HINT}.\n{e.message}") from None
+    out = call_with_symbols(sub, "chinchilla_optimal", "C", "A", "B", "alpha", "beta", "C0",
+                            shown="chinchilla_optimal(C=C, A=A, B=B, alpha=alpha, beta=beta, C0=C0) with sympy symbols")
     N, D = expect.parts(out, 2, what="chinchilla_optimal(C, A, B, alpha, beta, C0) should return (N_opt, D_opt) and")
     eN, eD = ref.derive_optimal()
     expect.symbolic_equal(actual=N, expected=eN, symbols=CHINCHILLA_RANGES, key="q5.symbolic.N",

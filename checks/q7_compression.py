@@ -11,14 +11,12 @@ elsewhere (the grader's sensitivity experiment).
 import numpy as np
 
 from hw11grader import symbolic
-from hw11grader.checking import Generator, Symbol, check, expect, given, st
-from hw11grader.outcomes import Failed, StudentError
+from hw11grader.checking import Generator, check, expect, given, st
+from hw11grader.outcomes import Failed
 from reference import q7_compression as ref
 
-from ._common import log_uniform, seeds
+from ._common import call_with_symbols, log_uniform, seeds
 
-SYMBOLIC_HINT = ("it must be pure arithmetic (+ - * / ** only, no math.* or np.* calls) "
-                 "so that it also works when called with sympy symbols")
 _HINTS = {fn.__name__: hint for mistakes in ref.KNOWN_MISTAKES.values() for fn, hint in mistakes}
 PRUNE_LARGEST = _HINTS["magnitude_prune_largest"]
 SCALE_SUM = _HINTS["linear_quant_params_scale_sum"]
@@ -149,11 +147,8 @@ def channel_prune_compute_fraction_symbolic(sub):
     """Called with a sympy symbol p, it returns (1 - p)**2."""
     import sympy
 
-    try:
-        got = sub.call("channel_prune_compute_fraction", Symbol("p"))
-    except StudentError as e:
-        raise Failed(f"channel_prune_compute_fraction(prune_ratio=p) failed when called with a sympy symbol p: "
-                     f"{SYMBOLIC_HINT}.\n{e.message}") from None
+    got = call_with_symbols(sub, "channel_prune_compute_fraction", "p",
+                            shown="channel_prune_compute_fraction(prune_ratio=p) with a sympy symbol p")
     p = sympy.Symbol("p", positive=True)
     expected = ref.channel_prune_compute_fraction(p)
     try:

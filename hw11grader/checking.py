@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import strategies as st  # noqa: F401  (re-exported for check authors)
-from hypothesis import given  # noqa: F401
+from hypothesis import example, given  # noqa: F401
 
 from . import compare as expect  # noqa: F401  (expect.close, expect.parts, ...)
 from .boundary import AsNumpy  # noqa: F401

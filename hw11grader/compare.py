@@ -126,8 +126,10 @@ def close(*, actual, expected, what: str = "the result", rtol: float | None = No
             raise Failed(_with_hint(
                 f"{prefix}{what} has shape {_shape(got)}, expected {_shape(exp)}{note}",
                 _matching_mistake(got, mistakes, rtol)))
+    # absolute slack relative to the largest entry: float32 products that
+    # cancel to near zero are right, not wrong
     scale = float(np.max(np.abs(exp))) if exp.size else 0.0
-    atol = rtol * scale * 1e-3 + 1e-300
+    atol = rtol * scale + 1e-300
     if exp.size and not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         if np.all(np.isfinite(exp)):
@@ -149,7 +151,7 @@ def close(*, actual, expected, what: str = "the result", rtol: float | None = No
                   f"expected {g(exp[idx])}")
         if exp.size <= 16:
             detail += f"\n    got      {show(got, 7)}\n    expected {show(exp, 7)}"
-    msg = f"{prefix}{what}: {detail} (relative tolerance {rtol:g})"
+    msg = f"{prefix}{what}: {detail} (tolerance: {rtol:g} x each entry + {rtol:g} x the largest entry)"
     raise Failed(_with_hint(msg, _matching_mistake(got, mistakes, rtol)))
 
 
@@ -171,7 +173,7 @@ def _matching_mistake(got, mistakes, rtol):
             else:
                 continue
         scale = float(np.max(np.abs(w))) if w.size else 0.0
-        if np.all(np.abs(got - w) <= rtol * np.abs(w) + rtol * scale * 1e-3 + 1e-300):
+        if np.all(np.abs(got - w) <= rtol * np.abs(w) + rtol * scale):
             return hint
     return None
 
@@ -189,8 +191,9 @@ def parts(actual, n: int, *, what: str):
     return list(actual)
 
 
-def integer(*, actual, expected, what: str = "the result", where: str = "") -> None:
-    """An integer-valued number or array equal to ``expected``."""
+def integer(*, actual, expected, what: str = "the result", where: str = "",
+            mistakes: dict | None = None) -> None:
+    """An integer-valued number or array equal to ``expected`` (``mistakes`` as in ``close``)."""
     prefix = f"{where}: " if where else ""
     got, _ = as_array(actual, what=f"{prefix}{what}")
     exp = np.asarray(expected, dtype=np.float64)
@@ -200,7 +203,8 @@ def integer(*, actual, expected, what: str = "the result", where: str = "") -> N
     if not np.all(np.isfinite(got)) or not np.all(got == np.round(got)):
         raise Failed(f"{prefix}{what} should be a whole number, got {show(got, 7)}")
     if not np.array_equal(got, exp):
-        raise Failed(f"{prefix}{what}: got {show(got, 10)}, expected {show(exp, 10)}")
+        raise Failed(_with_hint(f"{prefix}{what}: got {show(got, 10, limit=32)}, expected {show(exp, 10, limit=32)}",
+                                _matching_mistake(got, mistakes, 0.0)))
 
 
 def choice(*, actual, expected, options, what: str) -> None:
