@@ -9,7 +9,7 @@ from . import report
 from .boundary import Limits
 from .loading import LoadError, discover
 
-COMMANDS = ("gradescope", "batch", "build", "written")
+COMMANDS = ("gradescope", "batch", "build", "written", "stats")
 
 
 class UsageError(Exception):

@@ -1,0 +1,97 @@
+"""``grader.py written SUBMISSION --out FILE.md``: the WRITTEN answers, for grading by hand.
+
+Every WRITTEN key of the homework, in homework order, then the keys that are
+missing. A ``WRITTEN`` dict in the code wins over a ``**WRITTEN key**``
+markdown cell. The dict is only known by running the submission, which
+happens in the child (``ChildBoundary.start``, whose manifest carries it as
+plain data); markdown cells are read by the parent without running anything.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .commands import write_atomic
+
+
+def collect(path, content, limits):
+    """(answers by key, where each came from, notes) for one submission."""
+    from .boundary import ChildBoundary
+    from .loading import LoadError, load
+    from .runner import written_answers
+
+    notes = []
+    try:
+        submission = load(Path(path))
+    except LoadError as e:
+        return {}, {}, [f"the submission could not be read: {e}"]
+    notes.extend(w for w in submission.warnings if "skip-grading" in w)  # may hide a WRITTEN dict
+    boundary = ChildBoundary(submission, limits)
+    try:
+        manifest = boundary.start()
+    finally:
+        boundary.close()
+    if manifest.status != "ok":
+        notes.append(f"the submission could not be loaded ({manifest.message}): only markdown cells were read")
+    elif manifest.written.get("present") and "error" in manifest.written:
+        notes.append(f"WRITTEN could not be read: {manifest.written['error']}")
+    for cell in manifest.cells:
+        if cell.get("status") == "error":
+            notes.append(f"{cell.get('name')} raised while loading: {str(cell.get('message', ''))[:300]}")
+    answers = written_answers(content, submission, manifest)
+    from_dict = set()
+    if manifest.written.get("present") and isinstance(manifest.written.get("value"), dict):
+        from_dict = {k for k, v in manifest.written["value"].items() if isinstance(v, str) and v.strip()}
+    sources = {k: ("the WRITTEN dict" if k in from_dict else "a markdown cell") for k in answers}
+    return answers, sources, notes
+
+
+def render(path, content, answers, sources, notes) -> str:
+    keys = list(content.written_keys)
+    missing = [k for k in keys if k not in answers]
+    lines = [f"# Written answers: {path}", ""]
+    lines.append(f"{len(keys) - len(missing)} of {len(keys)} written answers present.")
+    lines.append(f"Missing ({len(missing)}): {', '.join(missing)}" if missing else "Missing: none.")
+    for note in notes:
+        lines.append(f"- Note: {note}")
+    lines.append("")
+    for key in keys:
+        lines.append(f"## {key}")
+        lines.append("")
+        if key in answers:
+            lines += [("> " + line).rstrip() for line in answers[key].strip().splitlines()]
+            lines += ["", f"_(from {sources[key]})_"]
+        else:
+            lines.append("_missing_")
+        lines.append("")
+    extra = [k for k in answers if k not in keys]
+    if extra:
+        lines += ["## Other keys (not WRITTEN keys of the homework)", ""]
+        for key in extra:
+            lines += [f"### {key}", ""] + [("> " + line).rstrip() for line in answers[key].strip().splitlines()] + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(args) -> int:
+    from .cli import add_limit_options, limits_from
+    from .loading import LoadError, discover
+    from .registry import load_content
+
+    p = argparse.ArgumentParser(prog="python grader.py written",
+                                description="Collect a submission's WRITTEN answers into a markdown file.")
+    p.add_argument("submission", help="hw11.ipynb / hw11.py, or a folder holding one")
+    p.add_argument("--out", required=True, help="the markdown file to write")
+    add_limit_options(p)
+    a = p.parse_args(args)
+    try:
+        path = discover(a.submission)
+    except LoadError as e:
+        print(f"grader.py written: {e}", file=sys.stderr)
+        return 2
+    content = load_content()
+    answers, sources, notes = collect(path, content, limits_from(a))
+    write_atomic(a.out, render(path, content, answers, sources, notes))
+    present = sum(k in answers for k in content.written_keys)
+    print(f"wrote {a.out}: {present} of {len(content.written_keys)} written answers present")
+    return 0
