@@ -16,11 +16,12 @@ $(STAMP): requirements.lock
 grade: $(STAMP)
 	$(PY) grader.py student_template/hw11.ipynb
 
+# Two workers (pytest-xdist): the suite is mostly subprocess gradings.
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2
 
 test-all: $(STAMP) sandbox
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 # As root: the unprivileged user the child runs as (no-op otherwise).
 sandbox: $(STAMP)

@@ -44,7 +44,7 @@ from functools import lru_cache
 
 import torch
 
-from . import F64, as_f64_like, as_f64_list, controlled
+from . import F64, as_f64, as_f64_like, as_f64_list, controlled
 
 STEPS = 100
 DIVERGE_FACTOR = 1e6
@@ -298,3 +298,63 @@ def run_sweep(ns, task, optimizer, lrs=None, batch_sizes=None, steps=STEPS):
 def run_all(ns):
     """Every default sweep: ``{name: run_sweep(ns, task, optimizer)}`` for DEFAULT_SWEEPS."""
     return {name: run_sweep(ns, task, opt) for name, (task, opt) in DEFAULT_SWEEPS.items()}
+
+
+# ------------------------------------------------------------------ unit scenario
+
+def _dtype_name(value):
+    dt = getattr(value, "dtype", None)
+    return str(dt).replace("torch.", "") if dt is not None else type(value).__name__
+
+
+def update_steps(ns, optimizer, params, grads, lr, betas=None, eps=None):
+    """Run the submission's update rule for ``len(grads)`` steps and report what it did.
+
+    ``optimizer``: ``"sgd"`` (``ns.sgd_update(params, g, lr)``) or ``"adam"``
+    (``ns.adam_update(params, g, state, lr[, betas=..., eps=...])``: ``state`` is
+    ``{}`` first, then whatever the submission returned, passed back unchanged;
+    ``betas``/``eps`` are passed by keyword only when given, so None relies on the
+    defaults). ``params``: list of arrays; ``grads``: one list of arrays per step.
+    Each step's new parameters are the next step's input, as in the sweeps.
+
+    Returns plain data: ``params`` (per step, the returned parameters as nested
+    lists), ``params_modified`` / ``grads_modified`` (per step: did the call
+    change the tensors it was handed?), ``dtypes`` (per step, the returned
+    parameters' dtypes).
+    """
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"unknown optimizer {optimizer!r}")
+    current = [as_f64(p, "params") for p in params]
+    seq = [[as_f64(g, "grads") for g in step] for step in grads]
+    kwargs = {}
+    if betas is not None:
+        kwargs["betas"] = tuple(float(b) for b in betas)
+    if eps is not None:
+        kwargs["eps"] = float(eps)
+    out = {"params": [], "params_modified": [], "grads_modified": [], "dtypes": []}
+    state = {}
+    with controlled(0):
+        for step in seq:
+            p_in = [p.clone() for p in current]
+            g_in = [g.clone() for g in step]
+            p_keep = [p.clone() for p in current]
+            g_keep = [g.clone() for g in step]
+            if optimizer == "sgd":
+                raw = ns.sgd_update(p_in, g_in, float(lr))
+            else:
+                res = ns.adam_update(p_in, g_in, state, float(lr), **kwargs)
+                if not isinstance(res, (tuple, list)) or len(res) != 2:
+                    raise TypeError("adam_update must return (new_params, new_state)")
+                raw, state = res
+            if not isinstance(raw, (torch.Tensor,)) and hasattr(raw, "__iter__") \
+                    and not isinstance(raw, (dict, str, bytes)):
+                raw = list(raw)
+            what = "sgd_update's result" if optimizer == "sgd" else "adam_update's new_params"
+            new = as_f64_list(raw, p_in, what)
+            out["dtypes"].append([_dtype_name(v) for v in raw] if isinstance(raw, list)
+                                 else [_dtype_name(raw)])
+            out["params_modified"].append(any(not torch.equal(a, b) for a, b in zip(p_in, p_keep)))
+            out["grads_modified"].append(any(not torch.equal(a, b) for a, b in zip(g_in, g_keep)))
+            out["params"].append([t.tolist() for t in new])
+            current = [t.clone() for t in new]
+    return out

@@ -136,12 +136,30 @@ def _weight_stats(W):
     }
 
 
+def _prune_stats(W, P):
+    """What a pruning did to ``W``: how many entries it zeroed, the largest |w| it zeroed,
+    the smallest |w| it kept, and how many kept entries it changed by more than a relative
+    1e-4 (float32 results are allowed) - all plain data."""
+    zeroed = (P == 0) & (W != 0)
+    kept = P != 0
+    return {
+        "zeroed": int(zeroed.sum()),
+        "pruned_max_abs": float(W[zeroed].abs().max()) if bool(zeroed.any()) else None,
+        "kept_min_abs": float(W[kept].abs().min()) if bool(kept.any()) else None,
+        "kept_changed": int((kept & ((P - W).abs() > 1e-4 * W.abs())).sum()),
+    }
+
+
 def sensitivity(ns, sparsities=SPARSITIES):
     """Test accuracy when each layer alone is magnitude-pruned with ``ns.magnitude_prune``.
 
     Returns ``{"layers", "sparsities", "accuracy": {layer: [acc per sparsity]},
     "dense_accuracy", "weight_stats": {layer: {...}}, "nonzero_fraction":
-    {layer: [fraction of weights left non-zero per sparsity]}, "n_test"}``.
+    {layer: [fraction of weights left non-zero per sparsity]}, "prune_stats":
+    {layer: [{"zeroed", "pruned_max_abs", "kept_min_abs", "kept_changed"} per
+    sparsity]}, "n_test"}`` (``prune_stats`` compares each pruned matrix with
+    the original: entries zeroed, the largest magnitude zeroed and the smallest
+    kept (None when there is none), and kept entries whose value changed).
     ``magnitude_prune`` receives a float64 clone of the layer's weight
     (``out x in``, as stored by ``nn.Linear``); biases are never pruned.
     """
@@ -150,12 +168,12 @@ def sensitivity(ns, sparsities=SPARSITIES):
         model = train_model()
         _, _, Xte, yte = _data()
         dense = _accuracy(model, Xte, yte)
-        accuracy, nonzero, stats = {}, {}, {}
+        accuracy, nonzero, stats, pruned = {}, {}, {}, {}
         for name in LAYERS:
             layer = getattr(model, name)
             W = layer.weight.detach().clone()
             stats[name] = _weight_stats(W)
-            accs, nz = [], []
+            accs, nz, ps = [], [], []
             for s in sparsities:
                 P = as_f64(ns.magnitude_prune(W.clone(), s), "magnitude_prune's result")
                 if P.numel() != W.numel():
@@ -165,10 +183,12 @@ def sensitivity(ns, sparsities=SPARSITIES):
                     layer.weight.copy_(P.reshape(W.shape))
                 accs.append(_accuracy(model, Xte, yte))
                 nz.append(float((P != 0).to(F64).mean()))
+                ps.append(_prune_stats(W, P.reshape(W.shape)))
                 with torch.no_grad():
                     layer.weight.copy_(W)
             accuracy[name] = accs
             nonzero[name] = nz
+            pruned[name] = ps
     return {"layers": list(LAYERS), "sparsities": sparsities, "accuracy": accuracy,
             "dense_accuracy": dense, "weight_stats": stats, "nonzero_fraction": nonzero,
-            "n_test": int(yte.numel())}
+            "prune_stats": pruned, "n_test": int(yte.numel())}

@@ -114,10 +114,17 @@ def interpret(reply: dict, what: str):
     if kind == "missing":
         raise Missing(message, fatal=True)
     if kind == "not_implemented":
+        function = reply.get("function")
+        if (isinstance(function, str) and len(function) < 200
+                and all(part.isidentifier() for part in function.split(".")) and function not in what):
+            raise Missing(f"{function} raises NotImplementedError (not implemented yet; "
+                          f"{what} needs it)", fatal=True)
         raise Missing(f"{what} raises NotImplementedError (not implemented yet)", fatal=True)
     if kind == "raised":
         tb = reply.get("traceback")
-        detail = f"\n{tb}" if isinstance(tb, str) and tb and tb != message else ""
+        # the trimmed traceback is worth showing only when it has the student's own lines
+        has_frames = isinstance(tb, str) and ", line " in tb
+        detail = f"\n{tb}" if has_frames else ""
         raise StudentError(f"{what} raised {message}{detail}", fatal=reply.get("fatal") is True)
     if kind == "bad_value":
         raise Failed(f"{what}: {message}")

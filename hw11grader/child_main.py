@@ -222,9 +222,24 @@ def student_traceback(exc):
         return describe(exc)
 
 
+def _innermost_student_function(exc):
+    """``LoRALinear.__init__`` rather than ``__init__`` (qualified names: Python 3.11+)."""
+    try:
+        name, tb = None, exc.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_filename in STUDENT_FILES:
+                name = getattr(code, "co_qualname", code.co_name)
+            tb = tb.tb_next
+        return name
+    except BaseException:
+        return None
+
+
 def failure(exc):
     if isinstance(exc, NotImplementedError):
-        return {"ok": False, "kind": "not_implemented", "message": describe(exc)}
+        return {"ok": False, "kind": "not_implemented", "message": describe(exc),
+                "function": _innermost_student_function(exc)}
     if isinstance(exc, SystemExit):
         return {"ok": False, "kind": "raised",
                 "message": f"called sys.exit({short(repr(exc.code), 80)})",

@@ -69,7 +69,7 @@ def render_text(graded, colour=False) -> str:
     if problems:
         lines.append("What to fix (in homework order):")
         for r in problems:
-            lines.append(f"  {paint(MARK[r.status], r.status)}  {r.id}  ({_pts(r.max_score)} pts)")
+            lines.append(f"  {paint(MARK[r.status], r.status)}  {r.id}  ({_points(r.max_score)})")
             if r.message:
                 lines.append(_indent(r.message, 6))
         lines.append("")
@@ -83,7 +83,7 @@ def render_text(graded, colour=False) -> str:
         out_of = sum(r.max_score for r in run)
         hidden = sum(r.max_score for r in rs if r.status == "skipped")
         npass = sum(r.status == "passed" for r in run)
-        tail = f"   (+{_pts(hidden)} pts in hidden checks)" if hidden else ""
+        tail = f"   (+{_points(hidden)} in hidden checks)" if hidden else ""
         lines.append(f"  {q.id.upper():4} {q.title:38} {_pts(got):>5} / {_pts(out_of):<5} "
                      f"{npass}/{len(run)} checks passed{tail}")
     run = [r for r in graded.results if r.status != "skipped"]
@@ -92,9 +92,9 @@ def render_text(graded, colour=False) -> str:
     hidden = sum(r.max_score for r in graded.results if r.status == "skipped")
     lines.append("")
     if student:
-        lines.append(f"Public score: {_pts(got)} / {_pts(out_of)}."
-                     + (f" {_pts(hidden)} more points are in hidden checks that run only at grading time."
-                        if hidden else ""))
+        more = (f" {_points(hidden)} more {'is' if hidden == 1 else 'are'} in hidden checks "
+                "that run only at grading time." if hidden else "")
+        lines.append(f"Public score: {_pts(got)} / {_pts(out_of)}.{more}")
     else:
         lines.append(f"Score: {_pts(got)} / {_pts(out_of)}.")
     if graded.plots:
@@ -113,6 +113,10 @@ def render_text(graded, colour=False) -> str:
 
 def _pts(x):
     return f"{x:g}"
+
+
+def _points(x):
+    return f"{x:g} pt" if x == 1 else f"{x:g} pts"
 
 
 def _indent(text, n):

@@ -48,6 +48,11 @@ def run_check(entry, boundary, manifest: Manifest, session: Session | None = Non
     absent = [n for n in spec.uses if n not in manifest.names]
     if absent:
         return result("missing", f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not defined")
+    for name in spec.uses:  # a function that timed out or crashed is not called again
+        earlier = getattr(boundary, "disabled", {}).get(name)
+        if earlier is not None:
+            return result(earlier.status, f"not run: {name} is not called again in this grading "
+                                          f"({earlier.message.splitlines()[0]})")
     sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout, session=session or Session())
     hyp = getattr(spec.function, "hypothesis", None)
     inner = getattr(hyp, "inner_test", None)

@@ -58,7 +58,7 @@ def test_student_mode_runs_public_checks_and_counts_hidden_points(tmp_path, cont
     assert hidden and all(c["status"] == "skipped" and c["score"] == 0 for c in hidden)
     assert report["mode"] == "student"
     hidden_points = sum(c["max_score"] for c in hidden)
-    assert f"{hidden_points:g} more points are in hidden checks" in stdout
+    assert f"{hidden_points:g} pts more are in hidden checks" in stdout
 
 
 def test_two_gradings_give_identical_reports(tmp_path):

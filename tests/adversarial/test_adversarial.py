@@ -85,7 +85,8 @@ def test_fake_results_files_are_never_read(tmp_path):
 def test_monkeypatched_comparisons_stay_in_the_child(tmp_path):
     report, _ = grade_cheat(tmp_path, "monkeypatch_comparisons.py")
     by_id = {c["id"]: c for c in report["checks"]}
-    assert by_id["q1.lora_grads.matches_reference"]["status"] == "failed"
+    # patching builtins.isinstance breaks the child itself: an error, never a pass
+    assert by_id["q1.lora_grads.matches_reference"]["status"] in ("failed", "error")
 
 
 def test_always_equal_objects_cannot_cross(tmp_path):

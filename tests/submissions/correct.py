@@ -639,7 +639,7 @@ ANSWERS = {
     # Q4: how the optimal learning rate grows with the batch size
     "q4a_law": "linear",  # one of: "linear", "sqrt", "constant", "inverse"
     "q4b_law": "linear",  # one of: "linear", "sqrt", "constant", "inverse"
-    "q4c_law": "constant",  # one of: "linear", "sqrt", "constant", "inverse"
+    "q4c_law": "sqrt",  # one of: "linear", "sqrt", "constant", "inverse" (for the MLP + Adam sweep)
     # Q5
     "q5b_N_opt": "(alpha*A/(beta*B*C0**beta))**(1/(alpha + beta))*C**(beta/(alpha + beta))",  # symbolic string in C, A, B, alpha, beta, C0
     "q5b_D_opt": "C/(C0*(alpha*A/(beta*B*C0**beta))**(1/(alpha + beta))*C**(beta/(alpha + beta)))",  # symbolic string in C, A, B, alpha, beta, C0
@@ -665,7 +665,7 @@ ANSWERS = {
     # Q7
     "q7a_compute_left": 0.49,  # number: fraction of compute left after removing 30% of channels
     "q7a_phone": "channel",  # one of: "channel", "fine_grained"
-    "q7a_most_sensitive": "fc1",  # one of: "fc1", "fc2", "fc3" (the layers of the grader's model)
+    "q7a_most_sensitive": "fc3",  # one of: "fc1", "fc2", "fc3" (the layers of the grader's model)
     "q7b_kmeans_values": 16,  # number of distinct values with 4-bit k-means
     "q7b_nbit_values": "2**n",  # symbolic string in n
     "q7b_scale": "(r_max - r_min)/(q_max - q_min)",  # symbolic string in r_min, r_max, q_min, q_max

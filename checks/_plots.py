@@ -1,0 +1,180 @@
+"""Feedback plots of the grader-owned experiments (matplotlib, Agg backend, imported lazily).
+
+Every public function takes the ``sub`` proxy and plain data, writes at most
+one PNG through ``sub.feedback_file(name)`` (nothing when no feedback folder
+is wanted) and NEVER raises: a plot is feedback, not a verdict. Each plot is
+written once per grading (remembered in the session's shared memo).
+"""
+from __future__ import annotations
+
+import math
+
+_DONE_KEY = "hw11.plots.written"
+
+
+def _once(sub, name):
+    """True the first time ``name`` is asked for in this grading."""
+    try:
+        done = sub.session.memo.setdefault(_DONE_KEY, set())
+    except Exception:  # noqa: BLE001 - no session: just draw
+        return True
+    if name in done:
+        return False
+    done.add(name)
+    return True
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _safe(draw):
+    def wrapper(sub, name, *args, **kwargs):
+        try:
+            if getattr(sub.session, "feedback_dir", None) is None or not _once(sub, name):
+                return None
+            plt = _pyplot()
+            fig = draw(plt, *args, **kwargs)
+            try:
+                path = sub.feedback_file(name)
+                if path is not None:
+                    fig.savefig(path, dpi=90)
+            finally:
+                plt.close(fig)
+            return path
+        except Exception:  # noqa: BLE001 - plotting must never fail a check
+            return None
+    wrapper.__name__ = draw.__name__
+    wrapper.__doc__ = draw.__doc__
+    return wrapper
+
+
+def _finite(xs, ys):
+    pts = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y) and y > 0]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+@_safe
+def q4_sweep(plt, title, student, reference, own, ref_an):
+    """Loss vs learning rate per batch size (student solid, reference dashed) and the
+    optimal learning rate vs batch size (log-log) with the fitted power laws."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    cmap = plt.get_cmap("viridis")
+    bss = student["batch_sizes"]
+    lrs = student["lrs"]
+    init = reference.get("initial_loss") or 1.0
+    for i, b in enumerate(bss):
+        colour = cmap(i / max(1, len(bss) - 1))
+        x, y = _finite(lrs, student["final_loss"][i])
+        ax1.plot(x, y, "-o", ms=3, color=colour, label=f"B={b} (yours)")
+        x, y = _finite(reference["lrs"], reference["final_loss"][i])
+        ax1.plot(x, y, "--", color=colour, alpha=0.6)
+        div = [lr for lr, d in zip(lrs, student["diverged"][i]) if d]
+        if div:
+            ax1.plot(div, [init * 1e3] * len(div), "x", color=colour)
+    ax1.set_xscale("log", base=2)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("learning rate")
+    ax1.set_ylabel(f"final loss after {student.get('steps')} steps")
+    ax1.set_title("loss vs learning rate (solid: yours, dashed: reference; x: diverged)", fontsize=9)
+    ax1.legend(fontsize=7, ncol=2)
+    for an, style, who in ((own, "o-", "yours"), (ref_an, "s--", "reference")):
+        x, y = _finite(an["batch_sizes"], an["optimal_lr"])
+        if not x:
+            continue
+        label = who
+        if an.get("exponent") is not None:
+            label += f": exponent {an['exponent']:.3f}"
+        line, = ax2.plot(x, y, style[0], label=label, alpha=0.8 if who == "yours" else 0.6)
+        if an.get("exponent") is not None and an.get("coefficient") is not None:
+            xs = [min(x), max(x)]
+            ax2.plot(xs, [an["coefficient"] * v ** an["exponent"] for v in xs], style[1:],
+                     color=line.get_color(), alpha=0.7)
+    ax2.set_xscale("log", base=2)
+    ax2.set_yscale("log", base=2)
+    ax2.set_xlabel("batch size B")
+    ax2.set_ylabel("optimal learning rate")
+    ax2.set_title("optimal learning rate vs batch size (log-log, fitted power laws)", fontsize=9)
+    ax2.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@_safe
+def q7_sensitivity(plt, student, reference, drops_student, drops_reference):
+    """Accuracy vs sparsity per layer (student solid, reference dashed) and the weight histograms."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colours = {}
+    for name in student["layers"]:
+        line, = ax1.plot(student["sparsities"], student["accuracy"][name], "-o", ms=3,
+                         label=f"{name} (yours): total drop {drops_student[name]:.3f}")
+        colours[name] = line.get_color()
+        if reference is not None and name in reference.get("accuracy", {}):
+            ax1.plot(reference["sparsities"], reference["accuracy"][name], "--", color=colours[name],
+                     alpha=0.6, label=f"{name} (reference): {drops_reference[name]:.3f}")
+    ax1.axhline(student["dense_accuracy"], color="grey", lw=0.8, ls=":")
+    ax1.set_xlabel("sparsity of that layer alone")
+    ax1.set_ylabel("test accuracy")
+    ax1.set_title("pruning one layer at a time with your magnitude_prune", fontsize=9)
+    ax1.legend(fontsize=7)
+    for name in student["layers"]:
+        st = student["weight_stats"][name]
+        edges, counts = st["hist_edges"], st["hist_counts"]
+        centres = [(a + b) / 2 / st["std"] for a, b in zip(edges, edges[1:])]
+        total = max(1, sum(counts))
+        ax2.plot(centres, [c / total for c in counts], "-o", ms=3, color=colours.get(name),
+                 label=f"{name}: mean {st['mean']:.3f}, std {st['std']:.3f}, "
+                       f"kurtosis {st['excess_kurtosis']:.2f}")
+    ax2.set_xlabel("weight / std of the layer")
+    ax2.set_ylabel("fraction of weights")
+    ax2.set_title("weight histograms of the trained model", fontsize=9)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+@_safe
+def q1_experiments(plt, runs, sweep, tails):
+    """Loss curves of the both-zero / both-random inits and the rank sweep beside Eckart-Young."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for label, run in runs.items():
+        if run is None:
+            continue
+        ys = [v for v in run.get("loss_curve", []) if v is not None and math.isfinite(v)]
+        if ys:
+            ax1.plot(ys, label=label)
+        if run.get("loss_at_W0") is not None:
+            ax1.axhline(run["loss_at_W0"], color="grey", ls=":", lw=0.8)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("training progress (every ~30 steps)")
+    ax1.set_ylabel("loss")
+    ax1.set_title("training from both-zero and both-random factors (dotted: loss at W0)", fontsize=9)
+    ax1.legend(fontsize=8)
+    if sweep is not None:
+        ks = sweep["ranks"]
+        floor = 1e-12
+        ax2.plot(ks, [max(v, floor) if math.isfinite(v) else float("nan") for v in sweep["best_loss"]],
+                 "o-", label="best loss (your lora_init + lora_grads)")
+        ax2.plot(ks, [max(v, floor) for v in tails], "s--", label="Eckart-Young tail")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("LoRA rank k")
+        ax2.set_ylabel("loss")
+        ax2.set_title(f"rank sweep on a rank-{sweep.get('target_rank')} target", fontsize=9)
+        ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_text(sub, name, text):
+    """A small text file of feedback numbers (rewritten on each call; never raises)."""
+    try:
+        path = sub.feedback_file(name)
+        if path is not None:
+            path.write_text(text)
+        return path
+    except Exception:  # noqa: BLE001
+        return None
