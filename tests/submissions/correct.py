@@ -268,9 +268,10 @@ def read_write_subspaces(W_OV, tol=1e-9):
 # **(b)** Repeat with a small MLP trained by SGD. What is similar and what differs?
 # (`ANSWERS["q4b_law"]`, `WRITTEN["q4b"]`)
 #
-# **(c)** Repeat with Adam. How does the best learning rate depend on the batch size now,
-# and why might Adam behave differently? (`adam_update`; `ANSWERS["q4c_law"]`,
-# `WRITTEN["q4c"]`)
+# **(c)** Repeat with Adam, on both tasks. How does the best learning rate depend on the
+# batch size now, and why might Adam behave differently? `ANSWERS["q4c_law"]` is about the
+# MLP trained with Adam; the grader's feedback shows your sweeps for both tasks.
+# (`adam_update`; `ANSWERS["q4c_law"]`, `WRITTEN["q4c"]`)
 
 
 # %%
