@@ -74,6 +74,11 @@ def adam_update(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
     ``{"step", "m", "v"}``. Returns ``(new_params, new_state)``; nothing is
     modified in place.
     """
+    return _adam(params, grads, state, lr, betas, eps)
+
+
+def _adam(params, grads, state, lr, betas, eps, bias_correction=True, eps_inside_sqrt=False):
+    """Adam's step; the two flags reproduce common mistakes (see below)."""
     b1, b2 = (float(b) for b in betas)
     t = int(state.get("step", 0)) + 1
     ms = state.get("m") or [np.zeros_like(_f64(p)) for p in params]
@@ -83,9 +88,10 @@ def adam_update(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
         p, g = _f64(p), _f64(g)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        m_hat = m / (1 - b1 ** t)
-        v_hat = v / (1 - b2 ** t)
-        new_p.append(p - float(lr) * m_hat / (np.sqrt(v_hat) + float(eps)))
+        m_hat = m / (1 - b1 ** t) if bias_correction else m
+        v_hat = v / (1 - b2 ** t) if bias_correction else v
+        denom = np.sqrt(v_hat + float(eps)) if eps_inside_sqrt else np.sqrt(v_hat) + float(eps)
+        new_p.append(p - float(lr) * m_hat / denom)
         new_m.append(m)
         new_v.append(v)
     return new_p, {"step": t, "m": new_m, "v": new_v}
@@ -191,35 +197,11 @@ def linreg_grad_no_half(w, X, y):
 
 
 def adam_update_no_bias_correction(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
-    b1, b2 = (float(b) for b in betas)
-    t = int(state.get("step", 0)) + 1
-    ms = state.get("m") or [np.zeros_like(_f64(p)) for p in params]
-    vs = state.get("v") or [np.zeros_like(_f64(p)) for p in params]
-    new_p, new_m, new_v = [], [], []
-    for p, g, m, v in zip(params, grads, ms, vs):
-        p, g = _f64(p), _f64(g)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        new_p.append(p - float(lr) * m / (np.sqrt(v) + float(eps)))
-        new_m.append(m)
-        new_v.append(v)
-    return new_p, {"step": t, "m": new_m, "v": new_v}
+    return _adam(params, grads, state, lr, betas, eps, bias_correction=False)
 
 
 def adam_update_eps_inside_sqrt(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
-    b1, b2 = (float(b) for b in betas)
-    t = int(state.get("step", 0)) + 1
-    ms = state.get("m") or [np.zeros_like(_f64(p)) for p in params]
-    vs = state.get("v") or [np.zeros_like(_f64(p)) for p in params]
-    new_p, new_m, new_v = [], [], []
-    for p, g, m, v in zip(params, grads, ms, vs):
-        p, g = _f64(p), _f64(g)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        new_p.append(p - float(lr) * (m / (1 - b1 ** t)) / np.sqrt(v / (1 - b2 ** t) + float(eps)))
-        new_m.append(m)
-        new_v.append(v)
-    return new_p, {"step": t, "m": new_m, "v": new_v}
+    return _adam(params, grads, state, lr, betas, eps, eps_inside_sqrt=True)
 
 
 def fit_power_law_linear_space(xs, ys):
