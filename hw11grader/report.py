@@ -84,7 +84,8 @@ def render_text(graded, colour=False) -> str:
         hidden = sum(r.max_score for r in rs if r.status == "skipped")
         npass = sum(r.status == "passed" for r in run)
         tail = f"   (+{_points(hidden)} in hidden checks)" if hidden else ""
-        lines.append(f"  {q.id.upper():4} {q.title:38} {_pts(got):>5} / {_pts(out_of):<5} "
+        width = max(len(x.title) for x in graded.content.questions)
+        lines.append(f"  {q.id.upper():4} {q.title:{width}}  {_pts(got):>5} / {_pts(out_of):<5} "
                      f"{npass}/{len(run)} checks passed{tail}")
     run = [r for r in graded.results if r.status != "skipped"]
     got = sum(r.score for r in run)
