@@ -126,7 +126,8 @@ def gpus_to_store_rounds_up(sub, whole, frac):
 
 def _num(v):
     try:
-        return float(expect.as_array(v, what="")[0])
+        arr = expect.as_array(v, what="")[0]
+        return float(arr.reshape(-1)[0]) if arr.size == 1 else None
     except Failed:
         return None
 

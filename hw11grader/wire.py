@@ -125,7 +125,8 @@ class Encoder:
     def array(self, a: np.ndarray, as_=None):
         if a.dtype.name not in ALLOWED_DTYPES:
             raise WireError(f"arrays of dtype {a.dtype.name} cannot cross")
-        a = np.ascontiguousarray(a)
+        if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
+            a = a.copy(order="C")
         self.blobs.append(a.tobytes())
         rec = {"$array": len(self.blobs) - 1, "dtype": a.dtype.name, "shape": list(a.shape)}
         if as_:

@@ -41,6 +41,12 @@ def test_arrays_round_trip_with_dtype_and_shape(dtype):
     assert out.dtype == a.dtype and out.shape == a.shape and np.array_equal(out, a)
 
 
+def test_zero_dimensional_and_non_contiguous_arrays_keep_their_shape():
+    for a in (np.array(3.5), np.arange(12.0).reshape(3, 4).T, np.zeros((0, 2))):
+        out = roundtrip(a)
+        assert out.shape == a.shape and np.array_equal(out, a)
+
+
 def test_numpy_scalars_become_python_numbers():
     assert roundtrip(np.float64(2.5)) == 2.5 and type(roundtrip(np.int64(3))) is int
 
