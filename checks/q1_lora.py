@@ -29,7 +29,12 @@ def _init(sub, m, k, l, seed):
 @check("q1.lora_init.product_is_zero", uses="lora_init")
 @given(m=dims(2, 7), k=dims(1, 4), l=dims(2, 7), seed=seeds())
 def lora_init_product_is_zero(sub, m, k, l, seed):
-    """A @ B is exactly zero at initialisation, so the layer starts at W0."""
+    """A @ B is exactly zero at initialisation, so the layer starts at W0.
+
+    Part (c): initialising both factors randomly (e.g. Xavier) makes A @ B a
+    sizeable random matrix, so fine-tuning starts away from the pretrained W0
+    and damages it. One factor must start exactly at zero.
+    """
     A, B = _init(sub, m, k, l, seed)
     if not np.all(A @ B == 0):
         raise Failed(f"lora_init(m={m}, k={k}, l={l}): {PRODUCT_NOT_ZERO} "
@@ -39,7 +44,12 @@ def lora_init_product_is_zero(sub, m, k, l, seed):
 @check("q1.lora_init.gradient_reaches_a_factor", uses="lora_init")
 @given(m=dims(2, 7), k=dims(1, 4), l=dims(2, 7), seed=seeds())
 def lora_init_gradient_reaches_a_factor(sub, m, k, l, seed):
-    """At the first step the gradient of at least one factor is non-zero."""
+    """At the first step the gradient of at least one factor is non-zero.
+
+    Part (b): with A = B = 0, dL/dA = G @ B.T and dL/dB = A.T @ G are both zero,
+    so gradient descent never moves them and W stays W0. With one factor random
+    and the other zero, the zero factor gets a non-zero gradient at once.
+    """
     A, B = _init(sub, m, k, l, seed)
     (G,) = matrices(seed, (m, l))
     dA, dB = ref.lora_grads(G, A, B)
@@ -66,7 +76,12 @@ def _grads_case(sub, m, k, l, seed):
 @check("q1.lora_grads.matches_reference", uses="lora_grads")
 @given(m=dims(1, 6), k=dims(1, 4), l=dims(1, 6), seed=seeds())
 def lora_grads_matches_reference(sub, m, k, l, seed):
-    """dA = G @ B.T and dB = A.T @ G (the chain rule through W = W0 + A @ B), any shapes."""
+    """dA = G @ B.T and dB = A.T @ G (the chain rule through W = W0 + A @ B), any shapes.
+
+    Part (b): W = W0 + A @ B is linear in each factor, so dL/dA = G @ B.T and
+    dL/dB = A.T @ G with G = dL/dW; the transposes are fixed by the shapes
+    (A is m x k, B is k x l), which is why non-square shapes are drawn.
+    """
     _grads_case(sub, m, k, l, seed)
 
 

@@ -15,7 +15,8 @@ def explain(content, check_id: str) -> str:
         raise KeyError(f"no check named {check_id!r}.{hint}")
     spec = entry.spec
     q = content.question(entry.question)
-    lines = [f"{spec.id}  ({entry.points:g} pts, {entry.visibility}) - {q.id.upper()} {q.title}", ""]
+    pts = f"{entry.points:g} pt" if entry.points == 1 else f"{entry.points:g} pts"
+    lines = [f"{spec.id}  ({pts}, {entry.visibility}) - {q.id.upper()} {q.title}", ""]
     doc = spec.doc or "(no description)"
     what, _, why = doc.partition("\n\n")
     lines += ["What it tests:", textwrap.indent(textwrap.fill(what, 76), "  "), ""]
