@@ -339,3 +339,22 @@ def test_the_kit_passes_the_correct_submission_on_exactly_the_public_checks(kit,
     failing = [(c["id"], c["message"][:300]) for c in got["checks"] if c["status"] != "passed"]
     assert not failing
     assert got["score"] == pytest.approx(sum(e.points for e in content.entries if e.visibility == "public"))
+
+
+@pytest.mark.slow
+def test_the_kit_works_from_a_fresh_virtual_environment(kit, tmp_path):
+    """Issue 6: `python grader.py` in the kit, in a new venv built from the kit's pinned requirements."""
+    import subprocess
+    import sys
+
+    kit, _ = kit
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    install = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                              "-r", str(kit / "requirements.lock")], capture_output=True, text=True, timeout=1500)
+    assert install.returncode == 0, install.stderr[-2000:]
+    run = subprocess.run([str(py), "grader.py", "hw11.py", "--no-color", "--feedback", str(tmp_path / "fb")],
+                         cwd=kit, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Public score: 0 /" in run.stdout and "GRADER ERROR" not in run.stdout
