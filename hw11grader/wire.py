@@ -10,7 +10,14 @@ blob an 8-byte length and the raw bytes.  Arrays travel as
 ``{"$array": i, "dtype": "float64", "shape": [..]}`` pointing at blob ``i``.
 Nothing received is ever unpickled or evaluated: the decoder builds only
 dicts, lists, str, int, float, bool, None, numpy arrays of whitelisted
-dtypes, and the tagged records below.
+dtypes, and the tagged records below. What it builds is validated as data,
+whatever the sender did to its own interpreter: every string is valid
+Unicode (a lone surrogate becomes U+FFFD), every integer has at most
+``MAX_INT_DIGITS`` digits (checked on the JSON text, before Python converts
+it, so the receiver's own digit limit is never reached) and so converts to a
+float, and a frame is at most ``MAX_JSON_BYTES`` of JSON plus
+``MAX_TOTAL_BLOB_BYTES`` of arrays. Anything else is a ``WireError``: the
+sender's bad value, never the receiver's failure.
 
 Tagged records (JSON objects with a single ``$`` key):
   {"$array": i, "dtype", "shape"[, "as": "torch"|"numpy"]}  an array
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 
 import numpy as np
@@ -37,8 +45,9 @@ ALLOWED_DTYPES = frozenset(
 MAX_JSON_BYTES = 16 * 1024 * 1024
 MAX_BLOBS = 10_000
 MAX_TOTAL_BLOB_BYTES = 256 * 1024 * 1024
-MAX_STRING = 200_000
-MAX_INT_DIGITS = 5_000
+MAX_STRING = MAX_JSON_BYTES  # a string is bounded by its frame (a long honest cell must reach the child)
+MAX_INT_DIGITS = 300  # below any interpreter's digit limit, and within float range
+_INT_BOUND = 10 ** MAX_INT_DIGITS
 MAX_DEPTH = 64
 MAX_EXPR_NODES = 20_000
 
@@ -54,13 +63,27 @@ class WireError(ValueError):
     """A message that breaks the wire format (never the student's wrong answer)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_string(s: str) -> str:
+    """``s`` as valid Unicode: a lone surrogate (JSON allows ``"\\ud800"``) becomes U+FFFD."""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", s)
+
+
 class Opaque:
     """A value the child could not send as plain data (kept only as its type name)."""
 
     __slots__ = ("type_name",)
 
     def __init__(self, type_name: str):
-        self.type_name = str(type_name)[:200]
+        self.type_name = clean_string(str(type_name)[:200])
 
     def __repr__(self):
         return f"<{self.type_name} object>"
@@ -73,7 +96,7 @@ class Handle:
 
     def __init__(self, number: int, type_name: str, generation: int = 0):
         self.number = int(number)
-        self.type_name = str(type_name)[:200]
+        self.type_name = clean_string(str(type_name)[:200])
         self.generation = generation
 
     def __repr__(self):
@@ -145,8 +168,8 @@ class Encoder:
                 raise WireError("string too long")
             return v
         if t is int:
-            if v.bit_length() > MAX_INT_DIGITS * 3.33:
-                raise WireError("integer too large")
+            if v.bit_length() > 1000 or abs(v) >= _INT_BOUND:  # (bit_length first: never a huge abs)
+                raise WireError(f"integer too large (more than {MAX_INT_DIGITS} digits)")
             return v
         if t is float:
             if math.isfinite(v):
@@ -215,7 +238,9 @@ def decode(tree, blobs, from_tag=None, depth=0, budget=None):
     if depth > MAX_DEPTH + 4:
         raise WireError("value nested too deeply")
     t = type(tree)
-    if tree is None or t in (bool, str, int, float):
+    if t is str:
+        return clean_string(tree)
+    if tree is None or t in (bool, int, float):
         return tree
     if t is list:
         return [decode(x, blobs, from_tag, depth + 1, budget) for x in tree]
@@ -224,7 +249,7 @@ def decode(tree, blobs, from_tag=None, depth=0, budget=None):
     if len(tree) >= 1 and any(k.startswith("$") and not k.startswith("$$") for k in tree):
         return _decode_tag(tree, blobs, from_tag, depth, budget)
     return {
-        (k[1:] if k.startswith("$$") else k): decode(x, blobs, from_tag, depth + 1, budget)
+        clean_string(k[1:] if k.startswith("$$") else k): decode(x, blobs, from_tag, depth + 1, budget)
         for k, x in tree.items()
     }
 
@@ -255,7 +280,10 @@ def _decode_tag(tree, blobs, from_tag, depth, budget):
             raise WireError("bad tuple")
         return tuple(decode(x, blobs, from_tag, depth + 1, budget) for x in tree["$tuple"])
     if "$float" in tree:
-        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[tree["$float"]]
+        special = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+        if type(tree["$float"]) is not str or tree["$float"] not in special:
+            raise WireError("bad non-finite float")
+        return special[tree["$float"]]
     if "$opaque" in tree:
         return Opaque(tree["$opaque"])
     if "$handle" in tree:
@@ -326,8 +354,10 @@ def unpack(read, from_tag=None):
             raise WireError("message too large")
         blobs.append(read_exact(read, n))
     try:
-        tree = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        tree = json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_int=_parse_int)
+    except WireError:
+        raise
+    except (ValueError, RecursionError, MemoryError) as e:  # JSONDecodeError, UnicodeDecodeError ...
         raise WireError(f"message is not valid JSON: {type(e).__name__}") from None
     try:
         return decode(tree, blobs, from_tag)
@@ -337,3 +367,10 @@ def unpack(read, from_tag=None):
 
 def _no_constant(name):
     raise WireError(f"JSON constant {name} not allowed")
+
+
+def _parse_int(text):
+    """A JSON integer, refused on its length before Python converts it (JSON has no leading zeros)."""
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise WireError(f"integer too large (more than {MAX_INT_DIGITS} digits)")
+    return int(text)
