@@ -1,16 +1,49 @@
 """Finding a submission and turning it into code cells (trusted code only).
 
-Nothing here runs student code: a notebook is parsed with nbformat, magics
-and shell escapes are blanked out, and the cells are handed to the child.
+Nothing here runs student code: a notebook is read as JSON (older formats
+converted by nbformat), magics and shell escapes are blanked out, and the
+cells are handed to the child.
+
+The submission is read as data, with bounds checked before anything big is
+built (see the README's limits paragraph):
+
+* the file itself is opened with ``O_NOFOLLOW``: a submission whose last path
+  component is a symbolic link is refused, whatever it points to, so the
+  grader (root, in CI and on Gradescope) never reads through a link out of
+  the submission's folder. The folders named on the command line are the
+  operator's choice and are followed. A FIFO, a device or a folder is refused
+  too (it is opened non-blocking, then must be a regular file);
+* at most ``MAX_FILE_BYTES`` are read (its size is checked before reading);
+* a notebook has at most ``MAX_JSON_PARTS`` brackets (counted in its bytes,
+  an upper bound on the objects the JSON parser builds: its memory stays in
+  tens of MB) and at most ``MAX_CELLS`` cells, counted on the parsed JSON
+  before any notebook object is built (nbformat's schema validation, slow on
+  huge or malformed notebooks, is never run: it only ever logged);
+* the code sent to the child is at most ``MAX_CODE_BYTES`` as sent (JSON),
+  so that the load request always fits in one wire frame;
+* at most ``MAX_WARNINGS`` warnings are kept, then one that counts the rest.
+
+A refused submission is a ``LoadError``: a report saying why, score 0.
 """
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .text import clean_unicode, escape_line
+
 SEARCH_NAMES = ("hw11.ipynb", "hw11.py")
+MB = 1024 * 1024
+MAX_FILE_BYTES = 16 * MB
+MAX_CELLS = 10_000
+MAX_JSON_PARTS = 1_000_000  # brackets counted in the bytes, before parsing: bounds the parser's memory
+MAX_CODE_BYTES = 15 * MB  # the wire's frame is 16 MB of JSON (wire.MAX_JSON_BYTES)
+MAX_WARNINGS = 20
 WRITTEN_MARKER = re.compile(r"^\s*\*\*WRITTEN\s+([A-Za-z0-9_]+)\s*\*\*")
 SHELL_ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
 
@@ -44,9 +77,9 @@ def discover(target: str | None, cwd: Path | None = None) -> Path:
     cwd = Path(cwd or os.getcwd())
     if target is not None:
         p = Path(target)
-        if p.is_dir():
+        if p.is_dir():  # a folder named by the operator is followed; links inside it are not
             return _search([p])
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():  # a link is graded (and refused) by load()
             raise LoadError(f"{target} does not exist")
         return p
     return _search([cwd, cwd / "student_template"])
@@ -55,7 +88,10 @@ def discover(target: str | None, cwd: Path | None = None) -> Path:
 def _search(folders: list[Path]) -> Path:
     for folder in folders:
         for name in SEARCH_NAMES:
-            if (folder / name).is_file():
+            if (folder / name).is_file() and not (folder / name).is_symlink():
+                return _relative(folder / name)
+        for name in SEARCH_NAMES:  # only links: load() refuses it, in a report that says so
+            if (folder / name).is_symlink():
                 return _relative(folder / name)
     where = " or ".join(str(f) for f in folders)
     raise LoadError(f"no hw11.ipynb or hw11.py found in {where}")
@@ -68,35 +104,152 @@ def _relative(p: Path) -> Path:
         return p
 
 
+def _size(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n:,} bytes"
+
+
+def read_submission(path: Path) -> bytes:
+    """The submission's bytes, read as data: never through a symbolic link, at most MAX_FILE_BYTES."""
+    name = _shown(path.name)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        if path.is_symlink():  # (O_NOFOLLOW refuses it too; this says why)
+            raise LoadError(f"{name} is a symbolic link: the grader does not follow links "
+                            "(submit the file itself)")
+        fd = os.open(path, flags)
+    except LoadError:
+        raise
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LoadError(f"{name} is a symbolic link: the grader does not follow links "
+                            "(submit the file itself)") from None
+        raise LoadError(f"cannot read {_shown(str(path))}: {e.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadError(f"{name} is not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise LoadError(_too_large(name, info.st_size))
+        chunks, total = [], 0
+        while total <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > MAX_FILE_BYTES:  # it grew while being read
+            raise LoadError(_too_large(name, total))
+        return b"".join(chunks)
+    except OSError as e:
+        raise LoadError(f"cannot read {name}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _too_large(name, size):
+    return (f"{name} is too large to grade ({_size(size)}; the grader reads submissions of at most "
+            f"{MAX_FILE_BYTES // MB} MB). If it is a notebook, clear its outputs and submit it again")
+
+
+def _shown(text: str) -> str:
+    return escape_line(text, limit=200)
+
+
 def load(path: Path) -> Submission:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise LoadError(f"cannot read {path}: {e.strerror}") from None
+    data = read_submission(path)
     if path.suffix == ".ipynb":
-        return _load_notebook(path, data)
+        sub = _load_notebook(path, data)
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise LoadError(f"{_shown(path.name)} is not UTF-8 text") from None
+        sub = Submission(path=path, kind="module", cells=[Cell(path.name, path.name, text)])
+    _check_code_size(sub)
+    return sub
+
+
+def _check_code_size(sub: Submission):
+    sent = sum(len(json.dumps(c.source)) + 2 * len(json.dumps(c.name)) + 64 for c in sub.cells)
+    if sent > MAX_CODE_BYTES:
+        raise LoadError(f"{_shown(sub.path.name)} holds too much code to grade ({_size(sent)} as sent to "
+                        f"its process; the limit is {MAX_CODE_BYTES // MB} MB)")
+
+
+def _count_cells(nb) -> int:
+    """Cells of a parsed notebook of any format version (v4 ``cells``, v3 ``worksheets``)."""
+    count = 0
+    cells = nb.get("cells")
+    if isinstance(cells, list):
+        count += len(cells)
+    worksheets = nb.get("worksheets")
+    if isinstance(worksheets, list):
+        count += len(worksheets)
+        for ws in worksheets:
+            if isinstance(ws, dict) and isinstance(ws.get("cells"), list):
+                count += len(ws["cells"])
+    return count
+
+
+def _parse_notebook(path: Path, data: bytes) -> list:
+    """The notebook's cells (v4 dicts), with bounded time and memory; LoadError if it is not one."""
+    name = _shown(path.name)
+
+    def invalid(why):
+        return LoadError(f"{name} is not a valid notebook ({why})")
+
+    parts = data.count(b"{") + data.count(b"[")  # an upper bound on the JSON objects and arrays to build
+    if parts > MAX_JSON_PARTS:
+        raise LoadError(f"{name} is too complex to grade (up to {parts:,} JSON objects and arrays; the grader "
+                        f"reads notebooks of at most {MAX_JSON_PARTS:,})")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LoadError(f"{path.name} is not UTF-8 text") from None
-    return Submission(path=path, kind="module", cells=[Cell(path.name, path.name, text)])
+        nb = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError, MemoryError) as e:  # includes UnicodeDecodeError
+        kind = "not UTF-8" if isinstance(e, UnicodeDecodeError) else "NotJSONError"
+        raise invalid(kind) from None
+    if not isinstance(nb, dict):
+        raise invalid("NotJSONError")
+    n = _count_cells(nb)
+    if n > MAX_CELLS:
+        raise LoadError(f"{name} has too many cells to grade ({n:,}; the grader reads notebooks of at "
+                        f"most {MAX_CELLS:,} cells)")
+    if nb.get("nbformat") == 4:
+        cells = nb.get("cells", [])
+        if not isinstance(cells, list):
+            raise invalid("cells is not a list")
+        return cells
+    # an older format: nbformat converts it (outputs dropped first: never used, and unbounded)
+    for ws in nb.get("worksheets") or []:
+        if isinstance(ws, dict):
+            for cell in ws.get("cells") or []:
+                if isinstance(cell, dict) and "outputs" in cell:
+                    cell["outputs"] = []
+    try:
+        import nbformat
+        from nbformat.reader import reads as reads_any
+
+        converted = nbformat.convert(reads_any(json.dumps(nb)), 4)
+    except Exception as e:  # nbformat raises many kinds; all mean "not a notebook"
+        raise invalid(type(e).__name__) from None
+    return list(converted.get("cells", []))
 
 
 def _load_notebook(path: Path, data: bytes) -> Submission:
-    import nbformat
-
-    try:
-        nb = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
-    except Exception as e:  # nbformat raises many kinds; all mean "not a notebook"
-        raise LoadError(f"{path.name} is not a valid notebook ({type(e).__name__})") from None
+    cells = _parse_notebook(path, data)
     sub = Submission(path=path, kind="notebook", cells=[])
-    for number, cell in enumerate(nb.get("cells", []), start=1):
+    warnings = []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            continue
         source = cell.get("source", "")
         if isinstance(source, list):
+            if not all(isinstance(line, str) for line in source):
+                continue
             source = "".join(source)
         if not isinstance(source, str):
             continue
+        source = clean_unicode(source)
         ctype = cell.get("cell_type")
         if ctype == "markdown":
             m = WRITTEN_MARKER.match(source.split("\n", 1)[0])
@@ -107,19 +260,30 @@ def _load_notebook(path: Path, data: bytes) -> Submission:
         if ctype != "code":
             continue
         name = f"cell {number}"
-        tags = (cell.get("metadata") or {}).get("tags") or []
+        metadata = cell.get("metadata")
+        tags = (metadata.get("tags") if isinstance(metadata, dict) else None) or []
         if isinstance(tags, list) and "skip-grading" in tags:
-            sub.warnings.append(f"{name} is tagged skip-grading: not run")
+            warnings.append(f"{name} is tagged skip-grading: not run")
             continue
         if source.lstrip().startswith("%%"):
             first = source.lstrip().split("\n", 1)[0]
-            sub.warnings.append(f"{name} starts with the cell magic {_quote(first)}: skipped whole")
+            warnings.append(f"{name} starts with the cell magic {_quote(first)}: skipped whole")
             continue
         code, skipped = strip_magics(source)
         for lineno, line in skipped:
-            sub.warnings.append(f"{name}, line {lineno}: skipped {_quote(line.strip())}")
+            warnings.append(f"{name}, line {lineno}: skipped {_quote(line.strip())}")
         sub.cells.append(Cell(name, f"<{name}>", code))
+    sub.warnings = cap_warnings(warnings)
     return sub
+
+
+def cap_warnings(warnings: list, limit: int = MAX_WARNINGS) -> list:
+    """The first ``limit`` warnings, then one that says how many more there were."""
+    if len(warnings) <= limit:
+        return list(warnings)
+    more = len(warnings) - limit
+    return list(warnings[:limit]) + [f"... and {more:,} more warning{'s' if more != 1 else ''} like these "
+                                     "(skipped magics, shell escapes and cells)"]
 
 
 def _quote(text: str, limit: int = 60) -> str:
