@@ -14,6 +14,7 @@ One interface, two variants:
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import select
@@ -37,8 +38,8 @@ ENGINE_DIR = Path(__file__).resolve().parent
 REPO_DIR = ENGINE_DIR.parent
 EXPERIMENTS_DIR = REPO_DIR / "experiments"
 
-
-SECRETS = (REPO_DIR / "reference", REPO_DIR / "checks", REPO_DIR / ".cache")
+JAIL_RUNTIME = "/hw11/runtime"  # where the jail shows the child its program and its scratch folder
+JAIL_WORK = "/hw11/work"
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,10 @@ class ChildBoundary:
         self.limits = limits
         self.deadline = time.monotonic() + limits.submission_timeout
         self.plan = sandbox.plan(limits.sandbox, sys.executable)
-        if self.plan.user is not None:
-            sandbox.protect_secrets(SECRETS)
+        self.slot = sandbox.Slot() if self.plan.mode == "jail" else None
+        self.user = (self.slot.uid, self.slot.gid) if self.slot else self.plan.user
+        if self.plan.mode == "setpriv":
+            sandbox.protect_installation(keep=self.plan.environment)
         self.proc = None
         self.generation = 0
         self.disabled: dict[str, Exception] = {}
@@ -231,12 +234,21 @@ class ChildBoundary:
             shutil.copy2(self.submission.path, self.work / self.submission.path.name)
         except OSError:
             pass
-        sandbox.prepare_folders(self.tmp, self.runtime, self.work, self.plan.user)
+        sandbox.prepare_folders(self.tmp, self.runtime, self.work, self.user)
+        if self.slot is not None:
+            (self.tmp / "root").mkdir(mode=0o700)
+            config = {"root": str(self.tmp / "root"), "environment": self.plan.jail["environment"],
+                      "runtime": str(self.runtime), "work": str(self.work),
+                      "tmp_size": sandbox.JAIL_TMP_SIZE, "shm_size": sandbox.JAIL_SHM_SIZE,
+                      "uid": self.slot.uid, "gid": self.slot.gid, "cwd": JAIL_WORK,
+                      "argv": None, "env": self._environment()}
+            self.jail_config = config
 
     def _environment(self):
+        jailed = self.slot is not None
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.work), "TMPDIR": str(self.work),
+            "PATH": "/usr/bin:/bin" if jailed else os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": JAIL_WORK if jailed else str(self.work), "TMPDIR": "/tmp" if jailed else str(self.work),
             "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
@@ -249,11 +261,22 @@ class ChildBoundary:
     def _spawn(self):
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        if self.slot is not None:  # the jail builds the child's world, then execs the child
+            config = dict(self.jail_config, argv=[sys.executable, "-s", f"{JAIL_RUNTIME}/child_main.py",
+                                                  str(req_r), str(resp_w)])
+            config_path = self.tmp / "jail.json"
+            fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(config, f)
+            command = sandbox.jail_command(self.plan.jail["unshare"], sys.executable, config_path)
+            cwd = self.tmp
+        else:
+            command = [*self.plan.prefix, sys.executable, "-s", str(self.runtime / "child_main.py"),
+                       str(req_r), str(resp_w)]
+            cwd = self.work
         try:
             self.proc = subprocess.Popen(
-                [*self.plan.prefix, sys.executable, "-s", str(self.runtime / "child_main.py"),
-                 str(req_r), str(resp_w)],
-                cwd=self.work, env=self._environment(), stdin=subprocess.DEVNULL,
+                command, cwd=cwd, env=self._environment(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(req_r, resp_w),
                 start_new_session=True,
             )
@@ -414,9 +437,11 @@ class ChildBoundary:
 
     def close(self):
         self._kill()
-        if self.plan.user is not None:
-            sandbox.remove_leftovers(self.plan.user[0])
+        if self.plan.mode == "setpriv" and self.user is not None:
+            sandbox.remove_leftovers(self.user[0])
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.slot is not None:  # only once the child and its files are gone
+            self.slot.release()
 
     def __enter__(self):
         return self

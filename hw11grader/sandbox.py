@@ -1,13 +1,24 @@
 """How the child is confined, and what the report says about it.
 
-As root (CI, Gradescope) the child runs:
-  * as an unprivileged user (``hw11-sandbox`` if it exists, else ``nobody``)
-    through ``setpriv`` (no new privileges, no supplementary groups), so it can
-    neither read the grader's secrets (made root-only before any child starts)
-    nor signal the grader;
-  * in new PID and network namespaces through ``unshare``: when the child dies
-    every process it started dies with it (even ``setsid`` daemons), and it
-    has no network (only a loopback device that is down).
+As root (CI, batch, Gradescope), with mount namespaces available (the
+"jail", ``jail.py``):
+  * the child runs in new mount, PID, network and IPC namespaces, in a root
+    filesystem built for it that holds only the operating system and the
+    Python environment (read-only), its own runtime folder and its scratch
+    folder. The grader's installation, the reference cache, other students'
+    submissions and scratch folders are not in it at all: secrets are denied
+    by default, whatever their file modes;
+  * it has its own ``/proc`` (only its own processes), private ``/tmp``,
+    ``/var/tmp``, ``/dev/shm`` and ``/run/lock`` and SysV IPC, all gone with
+    the namespace, and no network;
+  * it runs as an unprivileged uid of its own (one per concurrent grading,
+    so per-user limits such as processes are per student), with no groups
+    and no new privileges.
+As root without mount namespaces (a container without the capability): the
+child runs as the ``hw11-sandbox`` user through ``setpriv`` in PID and
+network namespaces where ``unshare`` allows, and the grader's installation
+is made root-only by file modes, deny by default (every entry of it except
+the Python environment).
 Always (root or not):
   * its own session and process group, killed with SIGKILL;
   * resource limits applied by the child program to itself before any
@@ -53,9 +64,20 @@ class Plan:
     """What this grading will use, and what it could not."""
 
     prefix: list = field(default_factory=list)  # command run before python
-    user: tuple | None = None  # (uid, gid) of the child, when dropping privileges
+    user: tuple | None = None  # (uid, gid) of the child, when dropping privileges (setpriv mode)
     in_force: list = field(default_factory=list)
     unavailable: list = field(default_factory=list)
+    jail: dict | None = None  # the jail's settings (jail mode), see jail.py
+    mode: str = "none"  # "jail" | "setpriv" | "none"
+    environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
+
+
+ENGINE_DIR = Path(__file__).resolve().parent
+INSTALL_DIR = ENGINE_DIR.parent  # the grader's installation: everything in it is private
+JAIL_UID_BASE = int(os.environ.get("HW11_SANDBOX_UID_BASE", "64000"))
+JAIL_SLOTS = 64  # concurrent gradings on one machine, each with its own uid
+JAIL_TMP_SIZE = "512m"
+JAIL_SHM_SIZE = "64m"
 
 
 def is_root() -> bool:
@@ -88,7 +110,75 @@ def can_run_as(uid, gid, python) -> bool:
         return False
 
 
+def python_environment(python: str) -> list:
+    """The folders the interpreter needs (its prefixes), as the jail mounts them."""
+    import subprocess
+    import sys
+
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    else:
+        r = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.prefix); print(sys.base_prefix); "
+                            "print(sys.exec_prefix); print(sys.base_exec_prefix)"],
+                           capture_output=True, text=True, timeout=30)
+        found = r.stdout.split()
+    found += [os.path.dirname(os.path.dirname(os.path.realpath(python)))]
+    paths = set()
+    for f in found:
+        for q in (os.path.abspath(f), os.path.realpath(f)):
+            if q != "/":
+                paths.add(q)
+    # a folder inside another listed folder comes with it
+    return sorted(q for q in paths if not any(q != o and q.startswith(o + "/") for o in paths))
+
+
+def _exposes_installation(paths) -> bool:
+    install = str(INSTALL_DIR)
+    return any(install == q or install.startswith(q + "/") for q in paths)
+
+
+def jail_command(unshare: str, python: str, config_path) -> list:
+    return [unshare, "--mount", "--ipc", "--pid", "--net", "--fork", "--kill-child",
+            python, "-I", "-S", str(ENGINE_DIR / "jail.py"), str(config_path)]
+
+
+def _probe_jail(unshare, python, environment) -> str:
+    """Build a jail once and import numpy in it: '' when it works, else why not."""
+    import json
+    import subprocess
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="hw11-probe-"))
+    try:
+        for name in ("root", "runtime", "work"):
+            (tmp / name).mkdir()
+        os.chmod(tmp / "runtime", 0o755)
+        os.chown(tmp / "work", JAIL_UID_BASE + JAIL_SLOTS, JAIL_UID_BASE + JAIL_SLOTS)
+        cfg = {"root": str(tmp / "root"), "environment": environment, "runtime": str(tmp / "runtime"),
+               "work": str(tmp / "work"), "tmp_size": "1m", "shm_size": "1m",
+               "uid": JAIL_UID_BASE + JAIL_SLOTS, "gid": JAIL_UID_BASE + JAIL_SLOTS, "cwd": "/hw11/work",
+               "argv": [python, "-s", "-c", "import os, numpy; assert not os.path.exists("
+                        + repr(str(INSTALL_DIR / "hw11grader")) + "); print('jail ok')"],
+               "env": {"PATH": "/usr/bin:/bin", "HOME": "/hw11/work"}}
+        (tmp / "jail.json").write_text(json.dumps(cfg))
+        r = subprocess.run(jail_command(unshare, python, tmp / "jail.json"), capture_output=True, text=True,
+                           timeout=60, cwd=tmp)
+        if r.returncode == 0 and "jail ok" in r.stdout:
+            return ""
+        return (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1][:200]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{type(e).__name__}: {e}"[:200]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 _PLAN_CACHE = {}
+
+COMMON = ["child process in its own session, killed with its process group",
+          "resource limits (CPU, memory, processes, file size, open files)",
+          "scratch working directory holding only the submission",
+          "the grader's folder is not on the child's sys.path",
+          "private result channel with a per-run nonce"]
 
 
 def plan(config: SandboxConfig, python: str) -> Plan:
@@ -96,11 +186,7 @@ def plan(config: SandboxConfig, python: str) -> Plan:
     if key in _PLAN_CACHE:
         return _PLAN_CACHE[key]
     p = Plan()
-    p.in_force += ["child process in its own session, killed with its process group",
-                   "resource limits (CPU, memory, processes, file size, open files)",
-                   "scratch working directory holding only the submission",
-                   "the grader's folder is not on the child's sys.path",
-                   "private result channel with a per-run nonce"]
+    p.in_force += COMMON
     if enable_subreaper():
         p.in_force.append("orphaned descendants are reaped and killed after each child")
     else:
@@ -110,38 +196,116 @@ def plan(config: SandboxConfig, python: str) -> Plan:
     elif not is_root():
         p.unavailable += [
             "unprivileged child user (needs root): the child runs as you and could read the grader's files",
+            "private file system view (needs root): the child sees every file you can read",
             "PID namespace (needs root)", "network isolation (needs root): the child may use the network",
             "protection of the grader process from signals (needs root)"]
     else:
-        unshare = shutil.which("unshare")
-        setpriv = shutil.which("setpriv")
-        if unshare:
-            p.prefix += [unshare, "--pid", "--fork", "--kill-child", "--net"]
-            p.in_force += ["PID namespace: every descendant dies with the child",
-                           "network namespace: no network"]
-        else:
-            p.unavailable += ["PID namespace (unshare not found)", "network isolation (unshare not found)"]
-        user = sandbox_user()
-        if user and setpriv and can_run_as(user[1], user[2], python):
-            p.prefix += [setpriv, f"--reuid={user[1]}", f"--regid={user[2]}", "--clear-groups",
-                         "--no-new-privs"]
-            p.user = (user[1], user[2])
-            p.in_force.append(f"child runs as the unprivileged user {user[0]}; "
-                              "the grader's answers, checks and configuration are root-only")
-        else:
-            why = ("no setpriv" if not setpriv else "no sandbox user" if not user
-                   else f"user {user[0]} cannot run {python} (run 'make sandbox' as root)")
-            p.unavailable.append(f"unprivileged child user ({why}): the child runs as root")
+        _plan_root(p, python)
     _PLAN_CACHE[key] = p
     return p
 
 
-def protect_secrets(paths):
-    """Root only: the grader's secret folders become readable by root alone."""
-    for path in paths:
-        path = Path(path)
-        if path.exists():
-            os.chmod(path, 0o700)
+def _plan_root(p: Plan, python: str):
+    unshare = shutil.which("unshare")
+    environment = python_environment(python)
+    p.environment = environment
+    why = ""
+    if os.environ.get("HW11_JAIL") == "0":
+        why = "disabled by HW11_JAIL=0"
+    elif not unshare:
+        why = "unshare not found"
+    elif _exposes_installation(environment):
+        why = f"the Python environment ({', '.join(environment)}) contains the grader's folder"
+    else:
+        why = _probe_jail(unshare, python, environment)
+    if not why:
+        p.mode = "jail"
+        p.jail = {"unshare": unshare, "environment": environment}
+        p.in_force += [
+            "private file system: the child sees only the operating system and the Python environment "
+            "(read-only), its own program and its scratch folder; the grader's installation, the reference "
+            "and other submissions are not there (deny by default)",
+            "child runs as an unprivileged uid of its own (one per concurrent grading), no groups, "
+            "no new privileges",
+            "PID namespace with its own /proc: it sees only its own processes, every descendant dies with it",
+            "network namespace: no network",
+            "IPC namespace and private /tmp, /var/tmp, /dev/shm, /run/lock: nothing it creates outlives it"]
+        return
+    p.mode = "setpriv"
+    p.unavailable.append(f"private file system view ({why}): the grader's installation is made root-only "
+                         "by file modes instead (deny by default); other world-readable files stay readable; "
+                         "concurrent gradings share one sandbox user")
+    setpriv = shutil.which("setpriv")
+    if unshare:
+        p.prefix += [unshare, "--pid", "--fork", "--kill-child", "--net", "--ipc"]
+        p.in_force += ["PID namespace: every descendant dies with the child",
+                       "network namespace: no network",
+                       "IPC namespace: SysV shared memory and semaphores die with the child"]
+    else:
+        p.unavailable += ["PID namespace (unshare not found)", "network isolation (unshare not found)"]
+    user = sandbox_user()
+    if user and setpriv and can_run_as(user[1], user[2], python):
+        p.prefix += [setpriv, f"--reuid={user[1]}", f"--regid={user[2]}", "--clear-groups",
+                     "--no-new-privs"]
+        p.user = (user[1], user[2])
+        p.in_force.append(f"child runs as the unprivileged user {user[0]}; "
+                          "everything in the grader's installation but the Python environment is root-only")
+    else:
+        why = ("no setpriv" if not setpriv else "no sandbox user" if not user
+               else f"user {user[0]} cannot run {python} (run 'make sandbox' as root)")
+        p.unavailable.append(f"unprivileged child user ({why}): the child runs as root")
+
+
+class Slot:
+    """One of the machine's concurrent-grading slots (an flock), giving the child its own uid."""
+
+    def __init__(self):
+        import fcntl
+
+        folder = Path("/run/hw11-sandbox") if os.access("/run", os.W_OK) else Path("/tmp/hw11-sandbox-slots")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+        for number in range(JAIL_SLOTS):
+            fd = os.open(folder / f"slot-{number}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.fd, self.number = fd, number
+            self.uid = self.gid = JAIL_UID_BASE + number
+            return
+        raise RuntimeError(f"all {JAIL_SLOTS} sandbox slots are in use")
+
+    def release(self):
+        fd, self.fd = getattr(self, "fd", None), None
+        if fd is not None:
+            os.close(fd)
+
+
+def protect_installation(keep):
+    """Root, no private file system: everything in the installation but ``keep`` becomes root-only.
+
+    Deny by default: every entry of the grader's folder is made unreadable by
+    others, except the folders leading to the Python environment (traversable,
+    not listable) and the environment itself.
+    """
+    keep = [os.path.realpath(k) for k in keep]
+
+    def walk(folder):
+        os.chmod(folder, 0o711)
+        for entry in os.scandir(folder):
+            path = os.path.realpath(entry.path)
+            if any(path == k or k.startswith(path + "/") for k in keep):
+                if any(path == k for k in keep):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path)
+                continue
+            if not entry.is_symlink():
+                os.chmod(entry.path, os.stat(entry.path, follow_symlinks=False).st_mode & 0o7700)
+
+    walk(str(INSTALL_DIR))
 
 
 def prepare_folders(tmp: Path, runtime: Path, work: Path, user):
@@ -211,7 +375,7 @@ def kill_orphans(keep=()):
                 pass
 
 
-WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 def remove_leftovers(uid):
