@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import sandbox, wire
+from . import compare, sandbox, wire
 from .loading import Submission
 from .outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
 
@@ -104,10 +104,97 @@ def pack_request(message: dict) -> bytes:
     return b"".join(parts)
 
 
-def interpret(reply: dict, what: str):
-    """Turn a reply into its value, or raise the outcome it describes."""
+# -- how a call is shown in a message ------------------------------------
+# Bounded and deterministic: numbers as compare.g prints them, arrays by
+# shape, dtype and their first entries, never an address or a time.
+ENTRIES_SHOWN = 3  # entries of an array shown (all of them when it has at most one more)
+ITEMS_SHOWN = 4  # items of a list, tuple or dict
+ARGUMENT_CHARS = 120  # one argument
+CALL_CHARS = 400  # the whole call
+
+
+def _clip(text, limit):
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _entries(a):
+    flat = a.reshape(-1)
+    shown = flat if flat.size <= ENTRIES_SHOWN + 1 else flat[:ENTRIES_SHOWN]
+    if a.dtype.kind == "b":
+        items = [str(bool(x)) for x in shown]
+    elif a.dtype.kind in "iu":
+        items = [str(int(x)) for x in shown]
+    else:
+        items = [compare.g(x, 4) for x in shown]
+    return ", ".join(items) + (", ..." if flat.size > len(shown) else "")
+
+
+def summarise_array(a, kind="tensor"):
+    """``<4x5 float64 tensor [0.3123, -1.2, 0.05, ...]>``: shape, dtype, the first entries."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return f"<0-d {a.dtype.name} {kind} {_entries(a)}>"
+    shape = "x".join(str(s) for s in a.shape)
+    body = f" [{_entries(a)}]" if a.dtype.kind in "fiub" else ""
+    return f"<{shape} {a.dtype.name} {kind}{body}>"
+
+
+def summarise(value, depth=0):
+    """One argument, as a message shows it (values the grader sends: plain data)."""
+    t = type(value)
+    if value is None or t is bool or t is int:
+        return repr(value)
+    if t is float or (isinstance(value, np.generic) and value.dtype.kind == "f"):
+        return compare.g(value)
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if t is str:
+        return repr(_clip(value, 40))
+    if t is np.ndarray:
+        return summarise_array(value, "tensor")  # arrays reach the submission as torch tensors
+    if t is AsNumpy:
+        return summarise_array(value.array, "array")
+    if t is wire.Symbol:
+        return str(value.name)
+    if t is wire.Generator:
+        return f"Generator(seed={value.seed})"
+    if t is wire.Handle:
+        return f"<{value.type_name} object>"
+    if t in (list, tuple, dict):
+        if depth >= 2:
+            return f"<{t.__name__} of {len(value)}>"
+        if t is dict:
+            parts = [f"{summarise(k, depth + 1)}: {summarise(v, depth + 1)}"
+                     for k, v in list(value.items())[:ITEMS_SHOWN]]
+        else:
+            parts = [summarise(v, depth + 1) for v in value[:ITEMS_SHOWN]]
+        if len(value) > ITEMS_SHOWN:
+            parts.append(f"... ({len(value)} in all)")
+        inner = ", ".join(parts) + ("," if t is tuple and len(value) == 1 else "")
+        opening, closing = {list: "[]", tuple: "()", dict: "{}"}[t]
+        return _clip(f"{opening}{inner}{closing}", ARGUMENT_CHARS)
+    return f"<{t.__name__}>"
+
+
+def describe_call(name, args=(), kwargs=None):
+    """``magnitude_prune(<4x5 float64 tensor [...]>, 0.02)``: the call, its arguments summarised."""
+    shown = [_clip(summarise(a), ARGUMENT_CHARS) for a in args]
+    shown += [f"{k}={_clip(summarise(v), ARGUMENT_CHARS)}" for k, v in (kwargs or {}).items()]
+    inner = ", ".join(shown)
+    room = CALL_CHARS - len(name) - 2
+    return f"{name}({_clip(inner, room)})"
+
+
+def interpret(reply: dict, what: str, call: str | None = None):
+    """Turn a reply into its value, or raise the outcome it describes.
+
+    ``what`` names the function (enough for NotImplementedError); ``call``
+    shows the call with its arguments, for the messages of a call that raised
+    or sent back something wrong (default: ``what``).
+    """
+    call = call or what
     if type(reply) is not dict or "ok" not in reply:
-        raise StudentError(f"{what}: the submission's process sent a malformed reply")
+        raise StudentError(f"{call}: the submission's process sent a malformed reply")
     if reply["ok"] is True:
         return reply.get("value")
     kind = reply.get("kind")
@@ -126,10 +213,10 @@ def interpret(reply: dict, what: str):
         # the trimmed traceback is worth showing only when it has the student's own lines
         has_frames = isinstance(tb, str) and ", line " in tb
         detail = f"\n{tb}" if has_frames else ""
-        raise StudentError(f"{what} raised {message}{detail}", fatal=reply.get("fatal") is True)
+        raise StudentError(f"{call} raised {message}{detail}", fatal=reply.get("fatal") is True)
     if kind == "bad_value":
-        raise Failed(f"{what}: {message}")
-    raise GraderError(f"{what}: the child program failed ({kind}: {message})")
+        raise Failed(f"{call}: {message}")
+    raise GraderError(f"{call}: the child program failed ({kind}: {message})")
 
 
 class _Drain(threading.Thread):
@@ -338,26 +425,28 @@ class ChildBoundary:
             raise StudentError(f"the submission could not be loaded: {m.message}")
 
     def call(self, name, args=(), kwargs=None, *, seed, timeout=None, keep=None, target=None):
-        what = f"{name}(...)" if target is None else f"{target.type_name}.{name}(...)"
         key = name if target is None else f"{target.type_name}.{name}"
         request = {"op": "call", "name": name, "args": list(args), "kwargs": dict(kwargs or {}),
                    "seed": seed, "keep": keep}
         if target is not None:
             request["target"] = self._handle_number(target)
-        return self._call(key, what, request, timeout)
+        return self._call(key, key, describe_call(key, args, kwargs), request, timeout)
 
     def scenario(self, module, function, args=(), kwargs=None, *, seed, timeout=None):
         what = f"the grader's experiment {module}.{function}"
         request = {"op": "scenario", "module": module, "function": function,
                    "args": list(args), "kwargs": dict(kwargs or {}), "seed": seed}
-        return self._call(f"scenario:{module}.{function}", what, request, timeout)
+        return self._call(f"scenario:{module}.{function}", what,
+                          f"the grader's experiment {describe_call(f'{module}.{function}', args, kwargs)}",
+                          request, timeout)
 
     def _handle_number(self, handle):
         if handle.generation != self.generation or self.proc is None:
             raise StudentError("that object was lost when the submission's process was restarted")
         return handle.number
 
-    def _call(self, key, what, request, timeout):
+    def _call(self, key, what, call, request, timeout):
+        """``what`` names the function, ``call`` shows the call with its arguments (for messages)."""
         self._unavailable()
         if key in self.disabled:
             earlier = self.disabled[key]
@@ -373,12 +462,12 @@ class ChildBoundary:
                 raise StudentError(f"the submission's process could not be restarted: {e.message}") from None
         timeout = min(timeout or self.limits.call_timeout, self.deadline - time.monotonic())
         try:
-            reply = self._roundtrip(request, timeout, what)
+            reply = self._roundtrip(request, timeout, call)
         except (StudentTimeout, StudentError) as e:
             e.fatal = True
             self.disabled[key] = e
             raise
-        return interpret(reply, what.replace("(...)", ""))
+        return interpret(reply, what, call)
 
     def _from_tag(self, tag, value):
         if isinstance(value, wire.Handle):
@@ -521,14 +610,15 @@ class InProcessBoundary:
         self.child.STATE["names"] = self.names
         reply = self._through_wire(self.child.op_call(self._request(request)))
         what = name if target is None else f"{target.type_name}.{name}"
-        return interpret(reply, what)
+        return interpret(reply, what, describe_call(what, args, kwargs))
 
     def scenario(self, module, function, args=(), kwargs=None, *, seed, timeout=None):
         request = {"op": "scenario", "module": module, "function": function,
                    "args": list(args), "kwargs": dict(kwargs or {}), "seed": seed}
         self.child.STATE["names"] = self.names
         reply = self._through_wire(self.child.op_scenario(self._request(request)))
-        return interpret(reply, f"the grader's experiment {module}.{function}")
+        return interpret(reply, f"the grader's experiment {module}.{function}",
+                         f"the grader's experiment {describe_call(f'{module}.{function}', args, kwargs)}")
 
     def output(self) -> str:
         return ""

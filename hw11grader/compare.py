@@ -19,8 +19,8 @@ RTOL_FLOAT64 = 1e-6
 RTOL_FLOAT32 = 1e-4
 
 
-def g(x) -> str:
-    """A number for a message: 7 significant digits, stable across runs."""
+def g(x, digits=7) -> str:
+    """A number for a message: 7 significant digits (or ``digits``), stable across runs."""
     try:
         x = float(x)
     except (TypeError, ValueError, OverflowError):
@@ -29,7 +29,7 @@ def g(x) -> str:
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return f"{x:.7g}"
+    return f"{x:.{digits}g}"
 
 
 def show(value, digits=4, limit=16) -> str:
