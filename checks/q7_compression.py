@@ -15,7 +15,7 @@ from hw11grader.checking import Generator, check, expect, given, st
 from hw11grader.outcomes import Failed
 from reference import q7_compression as ref
 
-from ._common import call_with_symbols, log_uniform, seeds
+from ._common import call_with_symbols, edge_case, log_uniform, seeds
 
 _HINTS = {fn.__name__: hint for mistakes in ref.KNOWN_MISTAKES.values() for fn, hint in mistakes}
 PRUNE_LARGEST = _HINTS["magnitude_prune_largest"]
@@ -69,9 +69,22 @@ def prune_cases(draw):
     return m, n, sparsity, draw(seeds())
 
 
+def _prune_edge(W, sparsity):
+    """Which known edge case of magnitude pruning this input is (None: none)."""
+    k = int(round(sparsity * W.size))
+    counted = f"round(sparsity * W.numel()) = round({expect.g(sparsity)} * {W.size}) = {k}"
+    if k == 0:
+        return f"no entries to zero ({counted})"
+    if k == W.size:
+        return f"every entry zeroed ({counted}, all of W)"
+    return None
+
+
 def _pruned(sub, W, sparsity):
     where = f"magnitude_prune(W, sparsity={sparsity:.6g}) with {_w(W)}"
-    out, _ = expect.as_array(sub.magnitude_prune(W, sparsity), what=f"{where}: the result")
+    with edge_case(_prune_edge(W, sparsity)):
+        returned = sub.magnitude_prune(W, sparsity)
+    out, _ = expect.as_array(returned, what=f"{where}: the result")
     if out.shape != W.shape:
         raise Failed(f"{where}: the result has shape {out.shape}, expected W's shape {W.shape}")
     return out, where
