@@ -93,7 +93,10 @@ def rank_sweep(sub):
     if sweep["ranks"] != ranks or len(sweep["best_loss"]) != len(ranks):
         raise Failed("the grader's LoRA rank sweep came back malformed")
     best = sweep["best_loss"]
-    table = ", ".join(f"k={k}: {expect.g(b)} (tail {expect.g(t)})" for k, b, t in zip(ranks, best, tails))
+    # a tail at rounding level (k >= the target's rank: exactly 0 in exact arithmetic) is shown as 0,
+    # so that the message is the same on every machine
+    shown = [0.0 if t <= FLOOR * L0 else t for t in tails]
+    table = ", ".join(f"k={k}: {expect.g(b)} (tail {expect.g(t)})" for k, b, t in zip(ranks, best, shown))
     where = (f"the rank sweep on a rank-{r} target with your lora_init and lora_grads "
              f"(best loss per rank: {table})")
     for k, start in zip(ranks, sweep["initial_loss"]):
