@@ -1,5 +1,6 @@
 """End to end, through the CLI: scores, report contract, determinism, robustness."""
 import json
+import shutil
 
 import pytest
 
@@ -87,5 +88,79 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_default_discovery_finds_the_template_and_says_which_file(tmp_path):
-    code, stdout, _ = run_grader("-q", "q1")
-    assert code == 0 and "student_template/hw11.ipynb" in stdout
+    # in a folder of its own: a hw11.ipynb left in the checkout cannot be the one found
+    (tmp_path / "student_template").mkdir()
+    shutil.copy2(TEMPLATE / "hw11.ipynb", tmp_path / "student_template" / "hw11.ipynb")
+    code, stdout, _ = run_grader("-q", "q1", "--feedback", tmp_path / "fb", cwd=tmp_path)
+    assert code == 0 and "HW11 grader - student_template/hw11.ipynb" in stdout
+    shutil.copy2(TEMPLATE / "hw11.py", tmp_path / "hw11.py")  # the current folder comes first
+    code, stdout, _ = run_grader("-q", "q1", "--feedback", tmp_path / "fb", cwd=tmp_path)
+    assert code == 0 and "HW11 grader - hw11.py" in stdout
+
+
+# ---------------------------------------------------------------- messages name the call
+
+def test_a_call_is_shown_with_its_arguments_summarised():
+    import numpy as np
+
+    from hw11grader import wire
+    from hw11grader.boundary import AsNumpy, describe_call
+
+    W = np.arange(20, dtype=np.float64).reshape(4, 5) / 3 - 1
+    assert describe_call("magnitude_prune", (W, 0.02)) == \
+        "magnitude_prune(<4x5 float64 tensor [-1, -0.6667, -0.3333, ...]>, 0.02)"
+    assert describe_call("f", (AsNumpy(np.ones(2, np.float32)), np.array(2.5), 1 / 3, 7, None, "zero"),
+                         {"p": wire.Symbol("p"), "g": wire.Generator(5), "h": wire.Handle(1, "LoRALinear"),
+                          "xs": [1, 2, 3, 4, 5], "t": (3,)}) == \
+        ("f(<2 float32 array [1, 1]>, <0-d float64 tensor 2.5>, 0.3333333, 7, None, 'zero', p=p, "
+         "g=Generator(seed=5), h=<LoRALinear object>, xs=[1, 2, 3, 4, ... (5 in all)], t=(3,))")
+    huge = describe_call("f", tuple(np.ones((300, 300)) for _ in range(50)), {"s": "x" * 10_000})
+    assert len(huge) <= 400 and huge.startswith("f(<300x300 float64 tensor [1, 1, 1, ...]>, ") and huge.endswith(")")
+
+
+def test_an_error_shows_the_call_and_not_implemented_only_the_name():
+    import numpy as np
+
+    from hw11grader.boundary import InProcessBoundary
+    from hw11grader.outcomes import Missing, StudentError
+
+    def prune(W, sparsity):
+        return W.view(-1).kthvalue(0)
+
+    def todo(W, sparsity):
+        raise NotImplementedError
+
+    b = InProcessBoundary({"magnitude_prune": prune, "todo": todo})
+    b.start()
+    try:
+        with pytest.raises(StudentError) as e:
+            b.call("magnitude_prune", (np.ones((2, 3)), 0.1), seed=0)
+        assert e.value.message.startswith(
+            "magnitude_prune(<2x3 float64 tensor [1, 1, 1, ...]>, 0.1) raised RuntimeError: kthvalue()")
+        assert not e.value.fatal  # depends on the input: Hypothesis shrinks it
+        with pytest.raises(Missing) as m:
+            b.call("todo", (np.ones((2, 3)), 0.1), seed=0)
+        assert m.value.message == "todo raises NotImplementedError (not implemented yet)"
+    finally:
+        b.close()
+
+
+def test_edge_case_names_the_edge_under_the_call_for_errors_and_timeouts_only():
+    from checks._common import edge_case
+    from hw11grader.outcomes import Abort, Failed, StudentError, StudentTimeout
+
+    with pytest.raises(StudentError) as e:
+        with edge_case("no entries to zero"):
+            raise StudentError("f(1) raised KeyError: 3\n  hw11.py, line 2, in f")
+    assert e.value.message == "f(1) raised KeyError: 3\n    Edge case: no entries to zero\n  hw11.py, line 2, in f"
+    with pytest.raises(Abort) as a:
+        with edge_case("every entry zeroed"):
+            raise Abort(StudentTimeout("f(1) did not finish within 3 s", fatal=True))
+    assert isinstance(a.value.outcome, StudentTimeout) and a.value.outcome.fatal
+    assert a.value.outcome.message == "f(1) did not finish within 3 s\n    Edge case: every entry zeroed"
+    for unchanged, edge in ((Failed("f(1): got 2, expected 3"), "no entries to zero"),
+                            (StudentError("f(1) raised KeyError: 3"), None)):
+        with pytest.raises(type(unchanged)) as u:
+            with edge_case(edge):
+                raise unchanged
+        assert u.value is unchanged

@@ -58,3 +58,10 @@ def test_discovery_prefers_the_notebook_then_the_module(tmp_path):
     assert discover(str(tmp_path)).name == "hw11.ipynb"
     with pytest.raises(LoadError):
         discover(str(tmp_path / "absent.py"))
+
+
+def test_discovery_looks_only_where_it_is_told(tmp_path):
+    # nothing is searched beyond the folder and its student_template/ (not the grader's own folder)
+    with pytest.raises(LoadError, match="no hw11.ipynb or hw11.py found in") as e:
+        discover(None, cwd=tmp_path)
+    assert str(tmp_path) in str(e.value)
