@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,18 @@ def content():
     return load_content()
 
 
-def run_grader(*args, cwd=ROOT, timeout=300):
-    """Run the CLI in a subprocess, as users do; returns (exit code, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "grader.py"), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "NO_COLOR": "1"})
+def run_grader(*args, cwd=None, timeout=300):
+    """Run the CLI in a subprocess, as users do; returns (exit code, stdout, stderr).
+
+    It runs in ``cwd``, by default a new empty temporary folder: never in the
+    checkout, so nothing a user leaves there (a ``hw11.ipynb``, a
+    ``hw11_feedback/``) is found or written. ``timeout`` only guards against
+    a hang; no test asserts how long a run takes.
+    """
+    with tempfile.TemporaryDirectory(prefix="hw11-test-cwd-") as fresh:
+        proc = subprocess.run([sys.executable, str(ROOT / "grader.py"), *map(str, args)],
+                              cwd=fresh if cwd is None else cwd, capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, "NO_COLOR": "1"})
     return proc.returncode, proc.stdout, proc.stderr
 
 

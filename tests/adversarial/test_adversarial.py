@@ -17,7 +17,15 @@ import pytest
 from conftest import ROOT, run_grader
 
 HERE = Path(__file__).parent / "submissions"
-LIMITS = ["--call-timeout", "3", "--load-timeout", "8", "--time-limit", "90", "--memory-mb", "1536"]
+# Limits no machine reaches however slow or busy it is, so that the status a test asserts is
+# the cheat's own (a dead child is an error, never a timeout because the machine was loaded);
+# they cost nothing, as these cheats never hang.
+LIMITS = ["--call-timeout", "120", "--load-timeout", "300", "--time-limit", "900", "--memory-mb", "1536"]
+# For cheats that hang on purpose (loops that never end): short limits, which they reach on any machine.
+HANGS = ["--call-timeout", "3", "--load-timeout", "8", "--time-limit", "90"]
+# Only a hung grader reaches these (the test fails then); no test asserts how long a grading takes.
+GUARD_S = 1200
+pytestmark = pytest.mark.timeout(GUARD_S + 300)
 
 
 def full_sandbox():
@@ -51,12 +59,11 @@ def marked_processes(mark):
 
 
 def grade_cheat(tmp_path, name, *extra):
+    """Grade a cheat with LIMITS (``extra`` flags override them)."""
     before = repo_state()
     autograder_existed = Path("/autograder").exists()
     out = tmp_path / "report.json"
-    started = time.monotonic()
-    code, stdout, stderr = run_grader(HERE / name, "--all", "--json", out, *LIMITS, *extra, timeout=240)
-    elapsed = time.monotonic() - started
+    code, stdout, stderr = run_grader(HERE / name, "--all", "--json", out, *LIMITS, *extra, timeout=GUARD_S)
     assert code == 0, f"exit {code}\n{stdout[-2000:]}\n{stderr[-2000:]}"
     report = json.loads(out.read_text())
     assert report["schema"] == 1
@@ -64,7 +71,6 @@ def grade_cheat(tmp_path, name, *extra):
     assert report["score"] == 0, [c["id"] for c in report["checks"] if c["score"]]
     from hw11grader import load_content
     assert report["max_score"] == sum(e.points for e in load_content().entries)
-    assert elapsed < 200
     assert repo_state() == before, "the submission changed the grader's folder"
     if not autograder_existed:
         assert not Path("/autograder").exists()
@@ -129,18 +135,18 @@ def test_os_exit_in_a_function(tmp_path):
 
 
 def test_infinite_loop_at_import_times_out(tmp_path):
-    report, _ = grade_cheat(tmp_path, "infinite_loop_at_import.py", "--load-timeout", "4")
+    report, _ = grade_cheat(tmp_path, "infinite_loop_at_import.py", *HANGS, "--load-timeout", "4")
     assert statuses(report) == {"timeout"}
 
 
 def test_ignoring_sigterm_does_not_help(tmp_path):
-    report, _ = grade_cheat(tmp_path, "ignores_sigterm.py")
+    report, _ = grade_cheat(tmp_path, "ignores_sigterm.py", *HANGS)
     by_id = {c["id"]: c for c in report["checks"]}
     assert by_id["q1.lora_grads.matches_reference"]["status"] == "timeout"
 
 
 def test_memory_hog_is_contained(tmp_path):
-    report, _ = grade_cheat(tmp_path, "memory_hog.py")
+    report, _ = grade_cheat(tmp_path, "memory_hog.py", *HANGS)
     by_id = {c["id"]: c for c in report["checks"]}
     assert by_id["q1.lora_grads.matches_reference"]["status"] in ("error", "timeout")
 
