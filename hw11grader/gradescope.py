@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 from .commands import find_submission, write_atomic
+from .text import escape, md_inline
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO_DIR / "tools" / "gradescope"
@@ -121,7 +122,7 @@ def grade_root(root: Path, limits, started=None) -> dict:
     started = time.monotonic() if started is None else started
     content = load_content()
     found = find_submission(root / "submission")
-    print(f"gradescope: {found.note}")
+    print(f"gradescope: {escape(found.note, newlines=False)}")
     if found.path is None:
         results = [_not_run(e, "not run: no submission file to grade (" + found.note + ")")
                    for e in content.entries]
@@ -136,8 +137,8 @@ def grade_root(root: Path, limits, started=None) -> dict:
     from .report import render_text
     sys.stdout.write(render_text(graded))  # staff only: stdout_visibility is hidden
     if graded.output:
-        print("---- the submission's own output (first 64 KB) ----")
-        print(graded.output)
+        print("---- the submission's own output (first 64 KB, control characters escaped) ----")
+        print(escape(graded.output))
     return results_json(graded, content, found.note, texts, time.monotonic() - started)
 
 
@@ -158,7 +159,8 @@ def _short(doc: str, limit=90) -> str:
 
 
 def _cap(text: str) -> str:
-    text = str(text)
+    """Student text as a test's output: control characters escaped, at most MESSAGE_CAP characters."""
+    text = escape(text)
     return text if len(text) <= MESSAGE_CAP else text[:MESSAGE_CAP] + f"\n[... {len(text) - MESSAGE_CAP} more characters]"
 
 
@@ -220,7 +222,7 @@ def summary_markdown(graded, content, note, picked=True) -> str:
     got = sum(r.score for r in results)
     out_of = sum(r.max_score for r in results)
     lines = [f"## HW11 autograder: {_pts(round(got, 6))} / {_pts(round(out_of, 6))}", ""]
-    lines.append(("Submission: " if picked else "**No submission was graded**: ") + note + ".")
+    lines.append(("Submission: " if picked else "**No submission was graded**: ") + md_inline(note) + ".")
     lines += ["", "| Question | Score | Checks passed |", "|---|---:|---:|"]
     for q in content.questions:
         rs = [r for r in results if r.question == q.id]
@@ -245,7 +247,7 @@ def summary_markdown(graded, content, note, picked=True) -> str:
     if graded.warnings:
         lines += ["", "Warnings:", "", "```"]
         for w in graded.warnings[:20]:
-            w = str(w).replace("```", "'''")
+            w = escape(w).replace("```", "'''")  # escaped; and no run of 3 backticks can close the fence
             lines.append("- " + (w if len(w) <= 2000 else w[:2000] + " ..."))
         if len(graded.warnings) > 20:
             lines.append(f"- ... and {len(graded.warnings) - 20} more")

@@ -1,13 +1,23 @@
-"""Reports: the JSON report of cli.md and the terminal report."""
+"""Reports: the JSON report of cli.md and the terminal report.
+
+Student text (messages, warnings, the submission's file name) is escaped by
+``text.escape`` in both: no control character or escape sequence reaches a
+terminal or a consumer of the JSON, and every line of it is indented, so a
+student's line never starts a line of the report. Messages and warnings are
+capped in length, and warnings in number (``MAX_WARNINGS_SHOWN``).
+"""
 from __future__ import annotations
 
 import json
+
+from .text import MESSAGE_CAP, escape, escape_line
 
 SCHEMA = 1
 MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT",
         "missing": "MISSING", "skipped": "SKIP", "grader_error": "GRADER ERROR"}
 COLOUR = {"passed": "32", "failed": "31", "error": "31", "timeout": "33", "missing": "33",
           "skipped": "2", "grader_error": "35"}
+MAX_WARNINGS_SHOWN = 50
 
 
 def _round(x):
@@ -24,18 +34,42 @@ def question_totals(graded):
     return totals
 
 
+def shown_message(text) -> str:
+    """A message or warning as every report shows it: escaped and capped."""
+    return escape(text, limit=MESSAGE_CAP)
+
+
+def shown_warnings(warnings) -> list:
+    """At most MAX_WARNINGS_SHOWN warnings (then one that counts the rest), each escaped."""
+    warnings = list(warnings)
+    shown = [shown_message(w) for w in warnings[:MAX_WARNINGS_SHOWN]]
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        shown.append(f"... and {len(warnings) - MAX_WARNINGS_SHOWN:,} more warnings")
+    return shown
+
+
+def shown_submission(graded) -> str:
+    return escape_line(graded.submission, limit=1000)
+
+
+def _check_json(r) -> dict:
+    out = r.as_json()
+    out["message"] = shown_message(out["message"])
+    return out
+
+
 def to_json(graded) -> dict:
     results = graded.results
     return {
         "schema": SCHEMA,
-        "submission": graded.submission,
+        "submission": shown_submission(graded),
         "mode": graded.mode,
         "score": _round(sum(r.score for r in results)),
         "max_score": _round(sum(r.max_score for r in results)),
         "questions": question_totals(graded),
-        "checks": [r.as_json() for r in results],
+        "checks": [_check_json(r) for r in results],
         "written": graded.written,
-        "warnings": list(graded.warnings),
+        "warnings": shown_warnings(graded.warnings),
         "grader_errors": sum(r.status == "grader_error" for r in results),
         "protections": graded.protections,
         "plots": list(graded.plots),
@@ -57,9 +91,10 @@ def render_text(graded, colour=False) -> str:
 
     lines = []
     student = graded.mode == "student"
-    lines.append(f"HW11 grader - {graded.submission} "
+    submission = shown_submission(graded)
+    lines.append(f"HW11 grader - {submission} "
                  f"({'self-check: public checks only' if student else 'all checks'})")
-    for w in graded.warnings:
+    for w in shown_warnings(graded.warnings):
         lines.append(f"  warning: {_indent(w, 4).lstrip()}")
     unavailable = graded.protections.get("unavailable") if graded.protections else None
     if unavailable and not student:
@@ -71,7 +106,7 @@ def render_text(graded, colour=False) -> str:
         for r in problems:
             lines.append(f"  {paint(MARK[r.status], r.status)}  {r.id}  ({_points(r.max_score)})")
             if r.message:
-                lines.append(_indent(r.message, 6))
+                lines.append(_indent(shown_message(r.message), 6))
         lines.append("")
     lines.append("Scores:")
     for q in graded.content.questions:
@@ -108,7 +143,7 @@ def render_text(graded, colour=False) -> str:
     if problems:
         first = problems[0]
         lines.append(f"Next step: {first.id} - fix it, then run: python grader.py "
-                     f"{graded.submission} -q {first.question}")
+                     f"{submission} -q {first.question}")
     return "\n".join(lines) + "\n"
 
 
@@ -121,5 +156,6 @@ def _points(x):
 
 
 def _indent(text, n):
+    """Every line indented (the text is escaped: its only line breaks are newlines)."""
     pad = " " * n
     return "\n".join(pad + line for line in str(text).splitlines())

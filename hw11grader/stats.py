@@ -6,7 +6,8 @@ pass rate of every check, and each check's most common failure messages
 (numbers replaced by ``#`` before counting, so that the same mistake on
 different inputs counts once). Written to DIR (default: GRADES_stats/ next
 to the file) as stats.md, check_pass_rates.csv and score_histogram.png; the
-text is also printed.
+text is also printed. Messages (student text) and anything else read from the
+file are escaped for markdown and the terminal (``text.md_inline``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 from .commands import write_atomic
+from .text import md_inline
 
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)|\b(?:nan|inf)\b")
 BINS = 10
@@ -73,7 +75,8 @@ def histogram(scores, max_score, bins=BINS):
 def render(summary, bar_width=40) -> str:
     s = summary
     lines = ["# HW11 class statistics", ""]
-    lines.append(f"{s['records']} submissions: " + ", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items())))
+    lines.append(f"{s['records']} submissions: "
+                 + ", ".join(f"{md_inline(k, 40)} {v}" for k, v in sorted(s["statuses"].items(), key=lambda kv: str(kv[0]))))
     scores = s["scores"]
     if scores:
         lines.append(f"Scores of the {len(scores)} graded submissions (out of {s['max_score']:g}): "
@@ -89,14 +92,16 @@ def render(summary, bar_width=40) -> str:
     lines += ["", "## Pass rate per check", "", "| check | passed | rate | other outcomes |", "|---|---:|---:|---|"]
     for cid, counter in s["checks"].items():
         total = sum(counter.values())
-        others = ", ".join(f"{k} {v}" for k, v in sorted(counter.items()) if k != "passed")
-        lines.append(f"| {cid} | {counter['passed']}/{total} | {100 * counter['passed'] / total:.0f}% | {others} |")
+        others = ", ".join(f"{md_inline(k, 40)} {v}" for k, v in sorted(counter.items(), key=lambda kv: str(kv[0]))
+                           if k != "passed")
+        lines.append(f"| {md_inline(cid, 200)} | {counter['passed']}/{total} | {100 * counter['passed'] / total:.0f}% "
+                     f"| {others} |")
     lines += ["", "## Most common failure messages (numbers shown as #)", ""]
     for cid, counter in s["messages"].items():
-        lines.append(f"### {cid}")
+        lines.append(f"### {md_inline(cid, 200)}")
         for message, count in counter.most_common(TOP_MESSAGES):
             shown = message if len(message) <= 300 else message[:300] + " ..."
-            lines.append(f"- {count} x {shown}")
+            lines.append(f"- {count} x {md_inline(shown)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -5,6 +5,12 @@ missing. A ``WRITTEN`` dict in the code wins over a ``**WRITTEN key**``
 markdown cell. The dict is only known by running the submission, which
 happens in the child (``ChildBoundary.start``, whose manifest carries it as
 plain data); markdown cells are read by the parent without running anything.
+
+Everything from the submission is student text, shown and never obeyed
+(``text.py``): answers are blockquotes whose lines cannot open a heading,
+HTML or a link; keys that are not WRITTEN keys of the homework, notes and
+the file name are escaped on one line; answers and the list of extra keys
+are capped.
 """
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ import sys
 from pathlib import Path
 
 from .commands import write_atomic
+from .text import md_inline, md_quote
+
+ANSWER_CAP = 100_000  # characters of one answer shown
+EXTRA_KEYS_SHOWN = 20
 
 
 def collect(path, content, limits):
@@ -50,17 +60,17 @@ def collect(path, content, limits):
 def render(path, content, answers, sources, notes) -> str:
     keys = list(content.written_keys)
     missing = [k for k in keys if k not in answers]
-    lines = [f"# Written answers: {path}", ""]
+    lines = [f"# Written answers: {md_inline(str(path), limit=1000)}", ""]
     lines.append(f"{len(keys) - len(missing)} of {len(keys)} written answers present.")
     lines.append(f"Missing ({len(missing)}): {', '.join(missing)}" if missing else "Missing: none.")
     for note in notes:
-        lines.append(f"- Note: {note}")
+        lines.append(f"- Note: {md_inline(note, limit=2000)}")
     lines.append("")
     for key in keys:
         lines.append(f"## {key}")
         lines.append("")
         if key in answers:
-            lines += [("> " + line).rstrip() for line in answers[key].strip().splitlines()]
+            lines += md_quote(answers[key].strip(), limit=ANSWER_CAP)
             lines += ["", f"_(from {sources[key]})_"]
         else:
             lines.append("_missing_")
@@ -68,8 +78,10 @@ def render(path, content, answers, sources, notes) -> str:
     extra = [k for k in answers if k not in keys]
     if extra:
         lines += ["## Other keys (not WRITTEN keys of the homework)", ""]
-        for key in extra:
-            lines += [f"### {key}", ""] + [("> " + line).rstrip() for line in answers[key].strip().splitlines()] + [""]
+        for key in extra[:EXTRA_KEYS_SHOWN]:
+            lines += [f"### {md_inline(key, limit=100)}", ""] + md_quote(answers[key].strip(), limit=ANSWER_CAP) + [""]
+        if len(extra) > EXTRA_KEYS_SHOWN:
+            lines += [f"... and {len(extra) - EXTRA_KEYS_SHOWN:,} more keys, not shown.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
