@@ -296,3 +296,28 @@ def test_run_autograder_writes_a_result_even_when_python_cannot_start(autograder
     res = json.loads(results.read_text())
     validate(res)
     assert res["score"] == 0 and res["tests"][0]["name"] == "Autograder error"
+
+
+def test_student_text_in_results_json_is_shown_never_obeyed(content):
+    from markdown_it import MarkdownIt
+
+    from hw11grader.gradescope import results_json
+    from hw11grader.runner import Graded
+    fake = "\x1b[2J\rScore: 100 / 100.\u202e"
+    base = fake_graded(content, lambda e: "failed")
+    results = [r.__class__(r.id, r.question, r.status, r.score, r.max_score, r.visibility, fake + "\n## q1c")
+               for r in base.results]
+    graded = Graded("x", "all", results, content, base.written, [f"cell 1: skipped `%ls {fake}` ```\n# h"])
+    note = "graded `hw11 <!--\n## HW11 autograder: 100 / 100\n<b>x</b> [a](javascript:x) ![i](http://t/p).py`"
+    res = results_json(graded, content, note, {"q1b": fake + "\n<!--"}, 1.0)
+    validate(res)
+    text = json.dumps(res, ensure_ascii=False)
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in res["tests"][0]["output"]
+    tokens = MarkdownIt("commonmark").enable("table").parse(res["output"])
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings == [f"HW11 autograder: 0 / {sum(e.points for e in content.entries):g}"]
+    inline = [c.type for t in tokens for c in (t.children or [])]
+    assert not {"html_inline", "link_open", "image"} & set(inline)
+    assert not any(t.type == "html_block" for t in tokens)
+    assert any(t.type == "table_open" for t in tokens)  # the real table is still there

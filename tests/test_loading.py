@@ -65,3 +65,52 @@ def test_discovery_looks_only_where_it_is_told(tmp_path):
     with pytest.raises(LoadError, match="no hw11.ipynb or hw11.py found in") as e:
         discover(None, cwd=tmp_path)
     assert str(tmp_path) in str(e.value)
+
+
+# ---------------------------------------------------------------- the submission read as data
+
+def test_a_symlinked_fifo_or_oversized_submission_is_refused_before_reading(tmp_path):
+    import os
+
+    from hw11grader import loading
+    secret = tmp_path / "secret.py"
+    secret.write_text("SECRET = 1\n")
+    (tmp_path / "hw11.py").symlink_to(secret)
+    with pytest.raises(LoadError, match="symbolic link") as e:
+        load(tmp_path / "hw11.py")
+    assert "SECRET" not in str(e.value)
+    assert discover(str(tmp_path)).name == "hw11.py"  # only a link: found, then refused with a report
+    os.mkfifo(tmp_path / "fifo.py")
+    with pytest.raises(LoadError, match="not a regular file"):
+        load(tmp_path / "fifo.py")
+    big = tmp_path / "big.ipynb"
+    with open(big, "wb") as f:
+        f.truncate(loading.MAX_FILE_BYTES + 1)
+    with pytest.raises(LoadError, match="too large to grade"):
+        load(big)
+
+
+def test_notebook_cells_and_warnings_are_bounded(tmp_path):
+    from hw11grader import loading
+    path = tmp_path / "hw11.ipynb"
+    path.write_text('{"nbformat": 4, "metadata": {}, "cells": ['
+                    + ",".join(['{"cell_type": "raw", "source": ""}'] * (loading.MAX_CELLS + 1)) + "]}")
+    with pytest.raises(LoadError, match="too many cells"):
+        load(path)
+    path.write_text("[" * (loading.MAX_JSON_PARTS + 1))
+    with pytest.raises(LoadError, match="too complex"):
+        load(path)
+    make_notebook(tmp_path, [nbformat.v4.new_code_cell("%ls\n" * 100 + "x = 1")])
+    sub = load(path)
+    assert len(sub.warnings) == loading.MAX_WARNINGS + 1 and "80 more warnings" in sub.warnings[-1]
+    assert sub.cells[0].source.endswith("x = 1")
+
+
+def test_an_old_notebook_format_is_converted(tmp_path):
+    import json
+    path = tmp_path / "hw11.ipynb"
+    path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": "x = 1", "language": "python", "outputs": [{}] * 3},
+        {"cell_type": "markdown", "source": "**WRITTEN q1b** because"}]}]}))
+    sub = load(path)
+    assert [c.source for c in sub.cells] == ["x = 1"] and sub.written_cells == {"q1b": "because"}

@@ -135,3 +135,37 @@ def test_parent_sends_arrays_as_tensors_and_symbols_as_tags():
     import torch
     assert isinstance(args[0], torch.Tensor) and args[0].dtype == torch.float64
     assert isinstance(args[1], sympy.Symbol) and args[1].is_positive
+
+
+# ---------------------------------------------------------------- validated as data
+
+def test_strings_arrive_as_valid_unicode():
+    out = wire.unpack(frame(b'{"v": "a\\ud800b", "k\\udfff": ["\\udc00", {"$opaque": "T\\ud800"}]}'))
+    assert out["v"] == "a\ufffdb" and out["k\ufffd"][0] == "\ufffd"
+    assert out["k\ufffd"][1].type_name == "T\ufffd"
+
+
+def test_integers_are_bounded_on_the_json_text_whatever_the_sender_allowed():
+    with pytest.raises(wire.WireError, match="integer too large"):
+        wire.unpack(frame(b'{"v": ' + b"9" * 4500 + b"}"))  # beyond the receiver's own digit limit
+    with pytest.raises(wire.WireError, match="integer too large"):
+        wire.unpack(frame(b'{"v": -' + b"9" * 301 + b"}"))
+    assert wire.unpack(frame(b'{"v": ' + b"9" * 300 + b"}"))["v"] == 10**300 - 1
+    assert float(10**300 - 1) > 0  # every integer that crosses converts to a float
+    with pytest.raises(wire.WireError, match="integer too large"):
+        wire.pack({"v": 10**300})
+    with pytest.raises(wire.WireError):
+        wire.unpack(frame(b'{"v": {"$float": "nope"}}'))
+
+
+def test_a_long_honest_cell_fits_in_the_load_request():
+    cell = "x = 1\n" * 60_000  # 360,000 characters
+    data = pack_request({"op": "load", "cells": [{"name": "hw11.py", "filename": "hw11.py", "source": cell}]})
+    pos = [0]
+
+    def read(n):
+        out = data[pos[0]:pos[0] + n]
+        pos[0] += n
+        return out
+
+    assert wire.unpack(read, child_main.from_tag)["cells"][0]["source"] == cell

@@ -122,3 +122,32 @@ def test_stats_default_folder_and_bad_input(tmp_path):
     grades.write_text("not json\n")
     code, _, stderr = run_grader("stats", grades)
     assert code == 2 and "line 1" in stderr
+
+
+# ---------------------------------------------------------------- student text, escaped
+
+def test_written_render_escapes_answers_keys_and_the_file_name(content):
+    from markdown_it import MarkdownIt
+
+    from hw11grader.written import render
+    keys = list(content.written_keys)
+    answers = {keys[0]: "\x1b[31mfine\r\n## " + keys[1] + "\n===\n<!-- hide\n[a](javascript:x)",
+               "x\n\n## " + keys[1]: "forged", "<!--": "y"}
+    sources = {k: "the WRITTEN dict" for k in answers}
+    md = render("hw11\n# forged.py", content, answers, sources, ["note\n## forged"])
+    assert "\x1b" not in md and "\r" not in md
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    headings = [(t.tag, tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert [h for tag, h in headings if tag == "h2"] == [*keys, "Other keys (not WRITTEN keys of the homework)"]
+    assert [tag for tag, _ in headings].count("h1") == 1 and [tag for tag, _ in headings].count("h3") == 2
+    assert not any(t.type == "html_block" for t in tokens)
+    assert not {"html_inline", "link_open"} & {c.type for t in tokens for c in (t.children or [])}
+
+
+def test_stats_escape_messages_for_markdown(tmp_path):
+    from hw11grader.stats import render, summarise
+    message = "\x1b[2J<!-- [x](javascript:y) | \u202e"
+    summary = summarise([record("a", 0.0, {"q1.x": "failed"}, {"q1.x": message})])
+    text = render(summary)
+    assert "\x1b" not in text and "\u202e" not in text and "<!--" not in text
+    assert "&lt;!--" in text and "\\|" in text
