@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .commands import IGNORED_FOLDERS, SUFFIXES, find_submission, write_atomic
+from .text import escape_line
 
 STATUSES = ("ok", "load_error", "no_submission", "grader_error")
 
@@ -219,7 +220,7 @@ class Progress:
             if self.done == self.total:
                 self.stream.write("\n")
         else:
-            self.stream.write(f"[{self.done}/{self.total}] {record['id']}: {_fmt(record.get('score'))} "
+            self.stream.write(f"[{self.done}/{self.total}] {escape_line(record['id'], limit=120)}: {_fmt(record.get('score'))} "
                               f"({record['status']})\n")
         self.stream.flush()
 
@@ -268,5 +269,5 @@ def main(args) -> int:
     for r in records:
         if r["status"] == "grader_error":
             detail = r.get("error") or f"{r.get('grader_errors', '?')} check(s) ended in grader_error"
-            print(f"batch: GRADER ERROR on {r['id']}: {detail}", file=sys.stderr)
+            print(f"batch: GRADER ERROR on {escape_line(r['id'], limit=120)}: {detail}", file=sys.stderr)
     return 1 if counts["grader_error"] else 0

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import compare, sandbox, wire
-from .loading import Submission
+from .loading import LoadError, Submission
 from .outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
 
 ENGINE_DIR = Path(__file__).resolve().parent
@@ -317,9 +317,10 @@ class ChildBoundary:
         if EXPERIMENTS_DIR.is_dir():
             shutil.copytree(EXPERIMENTS_DIR, self.runtime / "experiments",
                             ignore=shutil.ignore_patterns("__pycache__"))
-        try:
-            shutil.copy2(self.submission.path, self.work / self.submission.path.name)
-        except OSError:
+        try:  # read as data again (never through a link, bounded), not copied by path
+            from .loading import read_submission
+            (self.work / self.submission.path.name).write_bytes(read_submission(self.submission.path))
+        except (OSError, LoadError):
             pass
         sandbox.prepare_folders(self.tmp, self.runtime, self.work, self.user)
         if self.slot is not None:
