@@ -52,7 +52,8 @@ def lora_init_gradient_reaches_a_factor(sub, m, k, l, seed):
     """
     A, B = _init(sub, m, k, l, seed)
     (G,) = matrices(seed, (m, l))
-    dA, dB = ref.lora_grads(G, A, B)
+    # the contract's gradients of the submission's own factors (a measurement of its values, not an answer)
+    dA, dB = G @ B.T, A.T @ G
     if not (np.any(dA != 0) or np.any(dB != 0)):
         hint = BOTH_ZERO if not (A.any() or B.any()) else (
             "both gradients G @ B.T and A.T @ G are zero for a random G, so training cannot start.")
@@ -83,14 +84,6 @@ def lora_grads_matches_reference(sub, m, k, l, seed):
     (A is m x k, B is k x l), which is why non-square shapes are drawn.
     """
     _grads_case(sub, m, k, l, seed)
-
-
-@check("q1.lora_grads.hidden_shapes", uses="lora_grads")
-@given(n=dims(2, 6), k=dims(2, 4), seed=seeds())
-def lora_grads_hidden_shapes(sub, n, k, seed):
-    """Square W (m == l) and tall/wide factors: transposes must still be right."""
-    _grads_case(sub, n, k, n, seed)
-    _grads_case(sub, n + 3, k, n, seed + 1)
 
 
 def _memory_numeric(sub, name, args, expected, where):
@@ -195,13 +188,13 @@ def lora_linear_sgd_step(sub):
 
 @check("q1.answers.q1a", answers="q1a")
 def answer_q1a(sub):
-    """The LoRA knob for an underfitting model: increase the rank k."""
+    """The LoRA knob to turn when the adapted model underfits (one of the listed choices)."""
     expect.choice(actual=sub.answer("q1a"), expected=ref.answers()["q1a"], what='ANSWERS["q1a"]',
                   options=("increase_rank", "decrease_rank", "freeze_more_layers", "lower_learning_rate"))
 
 
 @check("q1.answers.q1d_ratio", answers="q1d_ratio")
 def answer_q1d_ratio(sub):
-    """LoRA memory over full-update memory: k (m + l) / (m l)."""
+    """LoRA memory over full-update memory, as a formula in m, l and k."""
     expect.symbolic_equal(actual=sub.answer("q1d_ratio"), expected=ref.answers()["q1d_ratio"],
                           symbols=MEMORY_RANGES, key="q1d_ratio", what='ANSWERS["q1d_ratio"]')

@@ -44,7 +44,7 @@ from hw11grader.checking import check, expect, given, st
 from hw11grader.outcomes import Failed
 from reference import q4_batch as ref
 
-from . import _plots
+from . import _judging, _plots
 from ._common import described, log_uniform, seeds
 
 SWEEP_TIMEOUT_S = 60.0
@@ -454,7 +454,7 @@ def _describe(d):
 
 
 def _optima(sweep):
-    return ref.analyse(sweep)["optimal_lr"]
+    return _judging.sweep_analysis(sweep)["optimal_lr"]
 
 
 def _optima_line(student, reference):
@@ -566,7 +566,7 @@ def _e(x):
 
 def _check_exponent(sub, name):
     student, reference = _student_sweep(sub, name)
-    own, theirs = ref.analyse(student), ref.reference_analysis(name)
+    own, theirs = _judging.sweep_analysis(student), ref.reference_analysis(name)
     line = _optima_line(student, reference)
     if own["exponent"] is None:
         raise Failed(f"{TITLES[name]}: no power law can be fitted to your sweep: fewer than two batch sizes "
@@ -617,7 +617,7 @@ _SUMMARY_KEY = "hw11.q4.exponents"
 def _feedback(sub, name, student, reference):
     """The sweep's plot, and a text file of the exponents measured so far (never raises)."""
     try:
-        own = ref.analyse(student)
+        own = _judging.sweep_analysis(student)
         theirs = ref.reference_analysis(name)
     except Exception:  # noqa: BLE001 - feedback only
         return
@@ -646,31 +646,4 @@ def _feedback(sub, name, student, reference):
 
 # ================================================================ ANSWERS (hidden)
 
-def _law_answer(sub, key):
-    got = sub.answer(key)
-    name = ref.ANSWER_SWEEPS[key]
-    expected = ref.answers()[key]
-    measured = ref.reference_analysis(name)["exponent"]
-    if isinstance(got, str) and got in LAW_OPTIONS and got != expected:
-        raise Failed(f'ANSWERS["{key}"]: {got!r} is not what the grader\'s experiment measures '
-                     f"({TITLES[name]}: the optimal learning rate grows like B**{measured:.2f}; the answer is "
-                     "the nearest of linear (1), sqrt (0.5), constant (0), inverse (-1))")
-    expect.choice(actual=got, expected=expected, options=LAW_OPTIONS, what=f'ANSWERS["{key}"]')
 
-
-@check("q4.answers.q4a_law", answers="q4a_law")
-def answer_q4a_law(sub):
-    """Linear regression + SGD: the law nearest to the measured exponent of the optimal learning rate."""
-    _law_answer(sub, "q4a_law")
-
-
-@check("q4.answers.q4b_law", answers="q4b_law")
-def answer_q4b_law(sub):
-    """MLP + SGD: the law nearest to the measured exponent of the optimal learning rate."""
-    _law_answer(sub, "q4b_law")
-
-
-@check("q4.answers.q4c_law", answers="q4c_law")
-def answer_q4c_law(sub):
-    """Adam (the MLP sweep, as part (b)): the law nearest to the measured exponent."""
-    _law_answer(sub, "q4c_law")

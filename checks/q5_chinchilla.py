@@ -88,7 +88,7 @@ FERMI = [
     Fermi("seconds_per_token", {"n_params": log_uniform(1e8, 1e15)}, {"bandwidth": 2e12, "bytes_per_param": 1},
           ("use bytes_per_param (2 by default), not 4 bytes per parameter.", ref.seconds_per_token_4_bytes)),
     Fermi("petaflop_days", {"flops": log_uniform(1e18, 1e30)}),
-    Fermi("training_cost", {"flops": log_uniform(1e18, 1e30)}, {"gpu_flops": 1e15, "dollars_per_gpu_hour": 2.5},
+    Fermi("training_cost", {"flops": log_uniform(1e18, 5e29)}, {"gpu_flops": 1e15, "dollars_per_gpu_hour": 2.5},
           ("the price is per GPU-hour: convert GPU-seconds to hours.", ref.training_cost_per_second)),
     Fermi("training_days", {"flops": log_uniform(1e20, 1e30), "n_gpus": st.integers(1, 10**8)}, {"gpu_flops": 1e15}),
     Fermi("inference_cost", {"n_params": log_uniform(1e8, 1e13), "n_tokens": log_uniform(1e3, 1e9)},
@@ -172,11 +172,6 @@ def answer_q5b_D_opt(sub):
                           symbols=CHINCHILLA_RANGES, key="q5b_D_opt", what='ANSWERS["q5b_D_opt"]')
 
 
-NUMBER_KEYS = ["q5c_C", "q5c_D", "q5d_books", "q5e_gpus", "q5f_ssd_dollars", "q5f_dram_dollars",
-               "q5g_gpt6_seconds", "q5g_gpt3_seconds", "q5h_gpt3_dollars", "q5h_gpt6_dollars",
-               "q5h_gpt6_days", "q5j_dollars", "q5j_essays", "q5k_ratio", "q5l_burgers"]
-
-
 def _number(value, key):
     if isinstance(value, str):
         try:
@@ -186,16 +181,20 @@ def _number(value, key):
     return value
 
 
-def _answer_check(key):
-    def answer(sub):
-        expected = ref.answers()[key]
-        expect.close(actual=_number(sub.answer(key), key), expected=expected, rtol=FERMI_RTOL,
-                     what=f'ANSWERS["{key}"]')
-
-    answer.__name__ = answer.__qualname__ = f"answer_{key}"
-    answer.__doc__ = f"The homework's number for {key}, within {FERMI_RTOL:.0%}."
-    return check(f"q5.answers.{key}", answers=key)(answer)
+def answer_number(sub, key):
+    """``ANSWERS[key]`` against the homework's number, within FERMI_RTOL."""
+    expected = ref.answers()[key]
+    expect.close(actual=_number(sub.answer(key), key), expected=expected, rtol=FERMI_RTOL,
+                 what=f'ANSWERS["{key}"]')
 
 
-for _key in NUMBER_KEYS:
-    globals()[f"answer_{_key}"] = _answer_check(_key)
+@check("q5.answers.q5c_C", answers="q5c_C")
+def answer_q5c_C(sub):
+    """The compute for N = 1e14 with the fitted law, within 2 %."""
+    answer_number(sub, "q5c_C")
+
+
+@check("q5.answers.q5c_D", answers="q5c_D")
+def answer_q5c_D(sub):
+    """The tokens for that compute with the fitted law, within 2 %."""
+    answer_number(sub, "q5c_D")

@@ -134,13 +134,6 @@ def loss_output_positions_drawn(sub, base, seed):
     _positions_case(sub, _messy(base, seed))
 
 
-@check("q6.loss_output_positions.edge_cases", uses="loss_output_positions")
-def loss_output_positions_edge_cases(sub):
-    """Position 1 (predicted at output 0), a single position, far-apart positions, a long run."""
-    for positions in ([1], [7], [1, 2, 3], [1000, 5, 5, 1], [3, 2, 1, 2, 3], list(range(300, 0, -1))):
-        _positions_case(sub, positions)
-
-
 # ---------------------------------------------------------------- soft_prompt_params
 
 @check("q6.soft_prompt_params.numeric", uses="soft_prompt_params")
@@ -206,13 +199,6 @@ def causal_self_attention_matches_reference(sub, n, d_model, d_head, seed):
     _attention_case(sub, n, d_model, d_head, seed)
 
 
-@check("q6.causal_self_attention.hidden_shapes", uses="causal_self_attention")
-def causal_self_attention_hidden_shapes(sub):
-    """One token, a single head dimension, d_head > d_model and a longer sequence."""
-    for n, d_model, d_head, seed in [(1, 3, 2, 11), (5, 4, 1, 12), (6, 2, 5, 13), (16, 8, 3, 14)]:
-        _attention_case(sub, n, d_model, d_head, seed)
-
-
 def _nonfinite_hint(out):
     """Only row 0 non-finite: its single score (j = 0 = i) was masked too."""
     bad = ~np.all(np.isfinite(out), axis=1)
@@ -273,9 +259,10 @@ def answer_q6a(sub):
     if len(set(got)) != len(got):
         dup = next(p for i, p in enumerate(got) if p in got[:i])
         raise Failed(f"{what} lists position {dup} more than once; give each output position once")
-    if set(got) != set(expected):
-        extra = sorted(set(got) - set(expected))
-        missing = sorted(set(expected) - set(got))
+    # only membership and counts of the expected positions (the kit holds them as salted hashes)
+    extra = [p for p in sorted(set(got)) if p not in expected]
+    missing = [None] * (len(expected) - sum(1 for p in set(got) if p in expected))
+    if extra or missing:
         detail = []
         if extra:
             detail.append(f"{len(extra)} of its positions (for example {extra[0]}) "
@@ -290,7 +277,7 @@ def answer_q6a(sub):
 
 @check("q6.answers.q6b", answers="q6b")
 def answer_q6b(sub):
-    """Trainable parameters with K = 5 prompt vectors of size E: 5 E."""
+    """Trainable parameters of the homework's soft prompt, as a formula in E."""
     expect.symbolic_equal(actual=sub.answer("q6b"), expected=ref.answers()["q6b"], symbols={"E": PROMPT_RANGES["E"]},
                           key="q6b", what='ANSWERS["q6b"]')
 

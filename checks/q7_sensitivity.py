@@ -23,7 +23,7 @@ from hw11grader.checking import check, expect
 from hw11grader.outcomes import Failed, GraderError
 from reference import q7_sensitivity as ref
 
-from . import _plots
+from . import _judging, _plots
 
 TIMEOUT_S = 60.0
 CENTRE_MAX = 0.25          # |mean| <= CENTRE_MAX * std
@@ -90,7 +90,7 @@ def _require_counts(result, claim, only=None):
 
 
 def _drops(result):
-    return {name: ref.total_drop(result, name) for name in result["layers"]}
+    return {name: _judging.total_accuracy_drop(result, name) for name in result["layers"]}
 
 
 # ---------------------------------------------------------------- (i)
@@ -194,18 +194,6 @@ def matches_reference(sub):
 
 
 # ---------------------------------------------------------------- ANSWERS (hidden)
-
-@check("q7.answers.q7a_most_sensitive", answers="q7a_most_sensitive")
-def answer_q7a_most_sensitive(sub):
-    """The layer whose pruning costs the most accuracy in the grader's model (largest total drop)."""
-    got = sub.answer("q7a_most_sensitive")
-    expected = ref.answers()["q7a_most_sensitive"]
-    if isinstance(got, str) and got in LAYER_OPTIONS and got != expected:
-        drops = _drops(ref.reference_sensitivity())
-        raise Failed('ANSWERS["q7a_most_sensitive"]: ' + repr(got) + " is not the most sensitive layer of the "
-                     "grader's model: total accuracy drops (dense minus pruned accuracy, summed over the "
-                     "sparsities 0 .. 0.95) " + ", ".join(f"{n}: {d:.3f}" for n, d in drops.items()))
-    expect.choice(actual=got, expected=expected, options=LAYER_OPTIONS, what='ANSWERS["q7a_most_sensitive"]')
 
 
 # ---------------------------------------------------------------- feedback

@@ -1,7 +1,8 @@
 """Discovering the checks and their points (questions are content, not code).
 
-Every module ``checks/q*.py`` is scanned for functions marked with
-``@check``; ``checks/points.toml`` gives each check its points and
+Every module ``checks/q*.py`` (public checks) and ``checks/hidden/q*.py``
+(hidden checks: they run only at grading time and never ship in the student
+kit) is scanned for functions marked with ``@check``; ``checks/points.toml`` gives each check its points and
 visibility and each question its title and total. Adding a question means
 adding a module and its table entries: the engine names no question.
 """
@@ -18,6 +19,7 @@ except ModuleNotFoundError:  # Python 3.10 (Gradescope's default image)
     import tomli as tomllib
 
 VISIBILITIES = ("public", "hidden")
+HIDDEN_FOLDER = "hidden"  # checks/hidden/: the hidden checks (never in the student kit)
 
 
 class ConfigError(Exception):
@@ -78,18 +80,23 @@ def load_content(package: str = "checks") -> Content:
         Question(qid, str(q.get("title", qid)), float(q["points"]))
         for qid, q in config.get("questions", {}).items()
     )
-    specs = {}
-    for mod in sorted(pkgutil.iter_modules([str(folder)]), key=lambda m: m.name):
-        if not mod.name.startswith("q"):
+    specs, hidden_defined = {}, set()
+    for where, prefix in ((folder, package), (folder / HIDDEN_FOLDER, f"{package}.{HIDDEN_FOLDER}")):
+        if not where.is_dir():
             continue
-        module = importlib.import_module(f"{package}.{mod.name}")
-        for value in vars(module).values():
-            spec = getattr(value, "__hw11_check__", None)
-            if spec is None or getattr(value, "__module__", None) != module.__name__:
+        for mod in sorted(pkgutil.iter_modules([str(where)]), key=lambda m: m.name):
+            if not mod.name.startswith("q"):
                 continue
-            if spec.id in specs:
-                raise ConfigError(f"two checks have the id {spec.id}")
-            specs[spec.id] = spec
+            module = importlib.import_module(f"{prefix}.{mod.name}")
+            for value in vars(module).values():
+                spec = getattr(value, "__hw11_check__", None)
+                if spec is None or getattr(value, "__module__", None) != module.__name__:
+                    continue
+                if spec.id in specs:
+                    raise ConfigError(f"two checks have the id {spec.id}")
+                specs[spec.id] = spec
+                if where != folder:
+                    hidden_defined.add(spec.id)
     table = config.get("checks", {})
     problems, fatal = [], []
     for cid in specs:
@@ -103,6 +110,11 @@ def load_content(package: str = "checks") -> Content:
         vis = row.get("visibility", "public")
         if vis not in VISIBILITIES:
             fatal.append(f"{cid}: visibility must be public or hidden")
+        elif (vis == "hidden") != (cid in hidden_defined):
+            # where a check lives decides what ships in the student kit: the two must agree
+            fatal.append(f"{cid} is {vis} in points.toml but defined in "
+                         f"{'checks/hidden/' if cid in hidden_defined else 'checks/'}: a hidden check lives in "
+                         "checks/hidden/, a public one in checks/ (move the function to change its visibility)")
         entries.append(Entry(specs[cid], float(row["points"]), vis))
     order = {q.id: i for i, q in enumerate(questions)}
     for e in entries:

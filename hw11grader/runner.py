@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from .boundary import ChildBoundary, Limits, Manifest
 from .checking import Session, Sub
 from .loading import LoadError, Submission, load
-from .outcomes import Abort, CheckResult, GraderError, Outcome
+from .outcomes import Abort, CheckResult, Failed, GraderError, Outcome
+from .tape import TapeMiss
 
 # After a property first fails, Hypothesis shrinks the input; past this many
 # further examples the last failure is reported as it is (a count, not a
@@ -64,6 +65,8 @@ def run_check(entry, boundary, manifest: Manifest, session: Session | None = Non
         return result(a.outcome.status, a.outcome.message)
     except Outcome as e:
         return result(e.status, e.message)
+    except TapeMiss as miss:
+        return result("failed", _kit_miss(miss))
     except GraderError as e:
         return result("grader_error", GRADER_FAULT.format(detail=str(e)[:300]))
     except BaseException as e:  # noqa: BLE001 - the single catch-all, by design
@@ -93,8 +96,19 @@ def _bounded_shrinking(inner):
         except Outcome as e:
             state["last"] = e
             raise
+        except TapeMiss as miss:  # the student kit: shrinking stops at the last recorded input
+            if state["last"] is not None:
+                raise Abort(state["last"]) from None
+            state["last"] = Failed(_kit_miss(miss))
+            raise state["last"] from None
 
     return bounded
+
+
+def _kit_miss(miss):
+    return (f"the self-check kit has no recorded expectation for {miss.call}: an earlier result of yours led "
+            "this check to an input a correct solution never reaches. Compare your function with the "
+            "contract; the grader checks this fully at grading time.")
 
 
 @dataclass

@@ -227,41 +227,79 @@ def _real(v):
     return v
 
 
-def compare(student_tree, expected, ranges: dict, key: str, constraint=None):
+def compare(student_tree, expected, ranges: dict, key: str, constraint=None, bindings=None):
     """Evaluate both at seeded points; return None if they agree, else a description.
 
-    ``expected`` is a sympy expression (trusted, from reference/);
-    ``constraint`` (optional) filters points, e.g. d_head <= d_model.
+    ``expected`` is a sympy expression (trusted, from reference/), or in the
+    student kit a ``TapedExpression``: the reference's values at the same
+    points, recorded when the kit was built; ``constraint`` (optional)
+    filters points, e.g. d_head <= d_model. ``bindings`` (optional) gives a
+    name that is not sampled (``S``) its value at each point from an
+    expression in the sampled names (a reference answer, recorded alike).
     """
-    import sympy
-
     names = sorted(ranges)
-    syms = [sympy.Symbol(n, positive=True) for n in names]
-    # match by name: the reference's symbols may carry other assumptions
-    by_name = {s.name: s for s in expected.free_symbols}
-    expected = expected.xreplace({by_name[n]: s for n, s in zip(names, syms) if n in by_name})
-    ref_fn = sympy.lambdify(syms, expected, modules="mpmath")
+    points = sample_points(ranges, key)
+    bound = {}
+    for name, expression in sorted((bindings or {}).items()):
+        bound[name] = _expected_values(expression, names, points, ranges, f"{key}#{name}")
+    if bound:
+        points = [dict(p, **{n: (float(mpmath.mpf(v[i])) if v[i] is not None else math.nan) for n, v in bound.items()})
+                  for i, p in enumerate(points)]
+    expected_values = _expected_values(expected, names + sorted(bound), points, ranges, key)
     checked = 0
     with mpmath.workdps(DIGITS):
-        for p in sample_points(ranges, key):
+        for p, ref in zip(points, expected_values):
             if constraint is not None and not constraint(p):
                 continue
-            point = {n: mpmath.mpf(repr(float(v))) for n, v in p.items()}
-            ref = _real(ref_fn(*[point[n] for n in names]))
             if ref is None:
                 continue
+            ref = mpmath.mpf(ref)
             checked += 1
+            if any(not math.isfinite(float(v)) for v in p.values()):
+                continue
+            point = {n: mpmath.mpf(repr(float(v))) for n, v in p.items()}
             try:
                 got = _real(evaluate(student_tree, point))
             except (ZeroDivisionError, ValueError, OverflowError):
                 got = None
             if got is None or abs(got - ref) > AGREE * max(abs(ref), mpmath.mpf("1e-30")):
-                shown = ", ".join(f"{n}={_g(p[n])}" for n in names)
+                shown = ", ".join(f"{n}={_g(p[n])}" for n in names)  # bound names are not inputs
                 return (f"at {shown} it gives {_g(got) if got is not None else 'an undefined value'}, "
                         f"but the expected expression gives {_g(ref)}")
     if checked == 0:
         raise ValueError("no valid sample point for the reference expression")
     return None
+
+
+def _expected_values(expected, names, points, ranges, key):
+    """The expected expression's value at each point (a decimal string, or None where undefined)."""
+    from . import tape
+
+    if isinstance(expected, tape.TapedExpression):
+        return expected.values_for(key, ranges)
+    if any(any(not math.isfinite(float(p.get(n, 0.0))) for n in names) for p in points):
+        points = [p if all(math.isfinite(float(p[n])) for n in names) else None for p in points]
+    import sympy
+
+    syms = [sympy.Symbol(n, positive=True) for n in names]
+    # match by name: the reference's symbols may carry other assumptions
+    by_name = {s.name: s for s in expected.free_symbols}
+    renamed = expected.xreplace({by_name[n]: s for n, s in zip(names, syms) if n in by_name})
+    ref_fn = sympy.lambdify(syms, renamed, modules="mpmath")
+    values = []
+    with mpmath.workdps(DIGITS):
+        for p in points:
+            if p is None:  # a bound name undefined at this point
+                values.append(None)
+                continue
+            point = {n: mpmath.mpf(repr(float(v))) for n, v in p.items()}
+            try:
+                v = _real(ref_fn(*[point[n] for n in names]))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                v = None
+            values.append(None if v is None else mpmath.nstr(v, DIGITS + 5, strip_zeros=False))
+    tape.record_points(expected, key, ranges, values)
+    return values
 
 
 def describe_ranges(ranges: dict) -> str:

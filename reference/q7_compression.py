@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 __all__ = [
+    "symbolic_mistakes",
     "magnitude_prune",
     "channel_prune_compute_fraction",
     "kmeans_quantize",
@@ -229,6 +230,18 @@ def answers():
         "q7b_scale": scale,
         "q7b_zero_point": zero_point,
     }
+
+
+@functools.lru_cache(maxsize=None)
+def symbolic_mistakes():
+    """Known wrong answers of (b) as expressions (for hints only), named like the mistake functions."""
+    import sympy
+
+    sym = _symbols()
+    rmin, rmax, qmin, qmax = sym["r_min"], sym["r_max"], sym["q_min"], sym["q_max"]
+    S = sympy.Symbol("S", positive=True)
+    return {"linear_quant_params_scale_sum": (rmax - rmin) / (qmax + qmin),
+            "linear_quant_params_wrong_sign_z": qmin + rmin / S}
 
 
 def _fresh_copy(d):

@@ -1,0 +1,1 @@
+"""Hidden checks: run only at grading time (--all, batch, Gradescope); never shipped in the student kit."""
