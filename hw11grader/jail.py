@@ -88,9 +88,6 @@ def build_root(cfg):
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             bind(path, root + path)
-    for path in cfg["environment"]:  # the Python environment, read-only, at its own paths
-        if not any(path == s or path.startswith(s + "/") for s in SYSTEM):
-            bind(path, root + path)
     bind(cfg["runtime"], root + "/hw11/runtime")
     bind(cfg["work"], root + "/hw11/work", writable=True)
     makedirs(root + "/dev")
@@ -107,6 +104,11 @@ def build_root(cfg):
     os.chmod(root + "/run/lock", 0o1777)
     makedirs(root + "/proc")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # the Python environment, read-only, at its own paths; last, so that one under /tmp (a CI clone)
+    # is mounted on top of the private /tmp rather than hidden by it
+    for path in cfg["environment"]:
+        if not any(path == s or path.startswith(s + "/") for s in SYSTEM):
+            bind(path, root + path)
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
