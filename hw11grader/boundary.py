@@ -36,7 +36,6 @@ from .outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
 
 ENGINE_DIR = Path(__file__).resolve().parent
 REPO_DIR = ENGINE_DIR.parent
-EXPERIMENTS_DIR = REPO_DIR / "experiments"
 
 JAIL_RUNTIME = "/hw11/runtime"  # where the jail shows the child its program and its scratch folder
 JAIL_WORK = "/hw11/work"
@@ -84,10 +83,14 @@ class _ParentEncoder(wire.Encoder):
 
     def __init__(self):
         super().__init__(_encode_argument)
+        self._sent = {}  # id(array) -> its record: an array passed to many calls is sent once
 
     def encode(self, v, depth=0):
         if type(v) is np.ndarray:
-            return self.array(v, as_="torch")
+            rec = self._sent.get(id(v))
+            if rec is None:
+                rec = self._sent[id(v)] = (v, self.array(v, as_="torch"))  # (keeps v alive)
+            return dict(rec[1])  # each reference still decodes to its own copy
         return super().encode(v, depth)
 
 
@@ -252,10 +255,14 @@ class _FrameReader:
     def __init__(self, fd):
         self.fd = fd
         self.buf = bytearray()
+        self.pos = 0  # bytes of buf already consumed (dropped in one go, never per read)
 
     def read_frame(self, deadline, from_tag):
         def read(n):
-            while len(self.buf) < n:
+            while len(self.buf) - self.pos < n:
+                if self.pos:
+                    del self.buf[:self.pos]
+                    self.pos = 0
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
@@ -266,8 +273,8 @@ class _FrameReader:
                 if not chunk:
                     raise EOFError
                 self.buf += chunk
-            out = bytes(self.buf[:n])
-            del self.buf[:n]
+            out = bytes(self.buf[self.pos:self.pos + n])
+            self.pos += n
             return out
 
         return wire.unpack(read, from_tag)
@@ -286,7 +293,64 @@ def _exit_description(code):
     return f"it exited with code {code} (sys.exit or os._exit?)"
 
 
-class ChildBoundary:
+class _Requests:
+    """The requests both boundaries answer; ``_op`` sends one and returns its reply's value."""
+
+    def call(self, name, args=(), kwargs=None, *, seed, timeout=None, keep=None, target=None, watch=False):
+        """``watch=True``: the value is ``{"result", "mutated"}``, ``mutated`` saying per argument
+        whether the call changed the tensors it was handed."""
+        key = name if target is None else f"{target.type_name}.{name}"
+        request = {"op": "call", "name": name, "args": list(args), "kwargs": dict(kwargs or {}),
+                   "seed": seed, "keep": keep, "watch": bool(watch)}
+        if target is not None:
+            request["target"] = self._handle_number(target)
+        return self._op(key, key, describe_call(key, args, kwargs), request, timeout)
+
+    def map(self, name, calls, *, seed, timeout=None, keep=None, drop=()):
+        """``[name(*args, **kwargs) for args, kwargs in calls]`` in one round trip.
+
+        The first call that fails raises its outcome, with that call shown.
+        ``drop``: kept objects to forget first (the child's memory stays bounded).
+        """
+        calls = [(tuple(a), dict(k or {})) for a, k in calls]
+        request = {"op": "map", "name": name, "seed": seed, "keep": keep,
+                   "calls": [{"args": list(a), "kwargs": k} for a, k in calls],
+                   "drop": [self._handle_number(h) for h in drop if self._live(h)]}
+        shown = describe_call(name, *calls[0]) if calls else f"{name}()"
+        if len(calls) > 1:
+            shown += f" (and {len(calls) - 1} more calls)"
+        reply = self._op(name, name, shown, request, timeout, raw=True)
+        if reply.get("ok") is not True and type(reply.get("index")) is int and 0 <= reply["index"] < len(calls):
+            shown = describe_call(name, *calls[reply["index"]])
+        return interpret(reply, name, shown)
+
+    def _object_op(self, op, handle, fields, seed, timeout, shown):
+        key = f"{handle.type_name}.{op}"
+        request = {"op": op, "target": self._handle_number(handle), "seed": seed, **fields}
+        return self._op(key, key, shown, request, timeout)
+
+    def inspect(self, handle, attrs=(), *, seed, timeout=None):
+        """The parameters, buffers and the named attributes of a kept object, as plain data."""
+        return self._object_op("inspect", handle, {"attrs": [str(a) for a in attrs]}, seed, timeout,
+                               f"inspecting your {handle.type_name}")
+
+    def vjp(self, handle, args, cotangent, *, seed, timeout=None):
+        """``out = obj(*args)``, back-propagated with ``cotangent`` when given (see child_main)."""
+        return self._object_op("vjp", handle, {"args": list(args), "cotangent": cotangent}, seed, timeout,
+                               describe_call(handle.type_name, args))
+
+    def assign(self, handle, values, *, seed, timeout=None):
+        """Set named parameters of a kept object."""
+        return self._object_op("assign", handle, {"values": dict(values)}, seed, timeout,
+                               f"setting the parameters of your {handle.type_name}")
+
+    def drop(self, handles, *, timeout=None):
+        numbers = [self._handle_number(h) for h in handles if self._live(h)]
+        if numbers:
+            self._op("drop", "drop", "drop", {"op": "drop", "handles": numbers}, timeout)
+
+
+class ChildBoundary(_Requests):
     """The submission in a child process (the only way grading runs it)."""
 
     def __init__(self, submission: Submission, limits: Limits = Limits()):
@@ -314,9 +378,6 @@ class ChildBoundary:
         self.work.mkdir()
         shutil.copy2(ENGINE_DIR / "child_main.py", self.runtime / "child_main.py")
         shutil.copy2(ENGINE_DIR / "wire.py", self.runtime / "wire.py")
-        if EXPERIMENTS_DIR.is_dir():
-            shutil.copytree(EXPERIMENTS_DIR, self.runtime / "experiments",
-                            ignore=shutil.ignore_patterns("__pycache__"))
         try:  # read as data again (never through a link, bounded), not copied by path
             from .loading import read_submission
             (self.work / self.submission.path.name).write_bytes(read_submission(self.submission.path))
@@ -383,9 +444,8 @@ class ChildBoundary:
 
     def start(self) -> Manifest:
         """Start the child and load the submission; the manifest says how it went."""
+        self._start_python()
         try:
-            self._spawn()
-            self._roundtrip(self._hello(), self.limits.start_timeout, "starting Python")
             reply = self._roundtrip(self._load_request(), self.limits.load_timeout, "loading the submission")
         except StudentTimeout:
             self.manifest = Manifest("timeout", f"loading the submission took longer than {self.limits.load_timeout:g} s")
@@ -401,6 +461,22 @@ class ChildBoundary:
         )
         return self.manifest
 
+    def _start_python(self, attempts=2):
+        """Start the child program up to its handshake (no student code has run yet).
+
+        A failure here is the infrastructure's, never the student's: it is
+        retried once, then reported as a grader error.
+        """
+        for attempt in range(attempts):
+            try:
+                self._spawn()
+                self._roundtrip(self._hello(), self.limits.start_timeout, "starting Python")
+                return
+            except (StudentError, StudentTimeout) as e:
+                self._kill()
+                failure = e.message
+        raise GraderError(f"the child process could not be started ({attempts} attempts): {failure}")
+
     def _hello(self):
         return {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits()}
 
@@ -411,8 +487,7 @@ class ChildBoundary:
                           for c in self.submission.cells]}
 
     def _restart(self):
-        self._spawn()
-        self._roundtrip(self._hello(), self.limits.start_timeout, "restarting Python")
+        self._start_python()
         self._roundtrip(self._load_request(), self.limits.load_timeout, "reloading the submission")
 
     # -- calls ----------------------------------------------------------
@@ -425,28 +500,15 @@ class ChildBoundary:
         if m.status == "died":
             raise StudentError(f"the submission could not be loaded: {m.message}")
 
-    def call(self, name, args=(), kwargs=None, *, seed, timeout=None, keep=None, target=None):
-        key = name if target is None else f"{target.type_name}.{name}"
-        request = {"op": "call", "name": name, "args": list(args), "kwargs": dict(kwargs or {}),
-                   "seed": seed, "keep": keep}
-        if target is not None:
-            request["target"] = self._handle_number(target)
-        return self._call(key, key, describe_call(key, args, kwargs), request, timeout)
-
-    def scenario(self, module, function, args=(), kwargs=None, *, seed, timeout=None):
-        what = f"the grader's experiment {module}.{function}"
-        request = {"op": "scenario", "module": module, "function": function,
-                   "args": list(args), "kwargs": dict(kwargs or {}), "seed": seed}
-        return self._call(f"scenario:{module}.{function}", what,
-                          f"the grader's experiment {describe_call(f'{module}.{function}', args, kwargs)}",
-                          request, timeout)
+    def _live(self, handle):
+        return handle.generation == self.generation and self.proc is not None
 
     def _handle_number(self, handle):
         if handle.generation != self.generation or self.proc is None:
             raise StudentError("that object was lost when the submission's process was restarted")
         return handle.number
 
-    def _call(self, key, what, call, request, timeout):
+    def _op(self, key, what, call, request, timeout, raw=False):
         """``what`` names the function, ``call`` shows the call with its arguments (for messages)."""
         self._unavailable()
         if key in self.disabled:
@@ -468,7 +530,7 @@ class ChildBoundary:
             e.fatal = True
             self.disabled[key] = e
             raise
-        return interpret(reply, what, call)
+        return reply if raw else interpret(reply, what, call)
 
     def _from_tag(self, tag, value):
         if isinstance(value, wire.Handle):
@@ -553,7 +615,7 @@ def _write_all(fd, data, deadline):
         view = view[n:]
 
 
-class InProcessBoundary:
+class InProcessBoundary(_Requests):
     """The student's live namespace, in their own kernel (self-check only).
 
     Used by ``grader.check()`` inside a notebook, where the student's code is
@@ -603,23 +665,16 @@ class InProcessBoundary:
 
         return wire.unpack(read, self.child.from_tag)
 
-    def call(self, name, args=(), kwargs=None, *, seed, timeout=None, keep=None, target=None):
-        request = {"op": "call", "name": name, "args": list(args), "kwargs": dict(kwargs or {}),
-                   "seed": seed, "keep": keep}
-        if target is not None:
-            request["target"] = target.number
-        self.child.STATE["names"] = self.names
-        reply = self._through_wire(self.child.op_call(self._request(request)))
-        what = name if target is None else f"{target.type_name}.{name}"
-        return interpret(reply, what, describe_call(what, args, kwargs))
+    def _handle_number(self, handle):
+        return handle.number
 
-    def scenario(self, module, function, args=(), kwargs=None, *, seed, timeout=None):
-        request = {"op": "scenario", "module": module, "function": function,
-                   "args": list(args), "kwargs": dict(kwargs or {}), "seed": seed}
+    def _live(self, handle):
+        return True
+
+    def _op(self, key, what, call, request, timeout, raw=False):
         self.child.STATE["names"] = self.names
-        reply = self._through_wire(self.child.op_scenario(self._request(request)))
-        return interpret(reply, f"the grader's experiment {module}.{function}",
-                         f"the grader's experiment {describe_call(f'{module}.{function}', args, kwargs)}")
+        reply = self._through_wire(self.child.OPS[request["op"]](self._request(request)))
+        return reply if raw else interpret(reply, what, call)
 
     def output(self) -> str:
         return ""

@@ -149,20 +149,24 @@ class Sub:
     def experiment(self, qualified: str, *args, timeout=None, shared=False, **kwargs):
         """Run the grader's experiment ``module.function`` with the submission plugged in.
 
+        The experiment runs HERE, in the grader's process (``hw11grader.lab``),
+        and calls the submission's functions through the boundary.
         ``shared=True``: run it once per grading (same seed for every check that
         asks), so several checks can judge one expensive sweep.
         """
-        module, function = qualified.split(".")
+        from .lab import run_experiment
+
         seed = seed_for(qualified) if shared else self.seed
+        limit = timeout or self.timeout or getattr(getattr(self.boundary, "limits", None), "call_timeout", None)
         if not shared:
-            return self._through(self.boundary.scenario, module, function, args, kwargs, seed=seed,
-                                 timeout=timeout or self.timeout)
+            return self._through(run_experiment, self.boundary, qualified, args, kwargs, seed=seed,
+                                 timeout=limit)
         key = (qualified, repr(args), repr(sorted(kwargs.items())))
         memo = self.session.memo
         if key not in memo:
             try:
-                memo[key] = ("ok", self.boundary.scenario(module, function, args, kwargs, seed=seed,
-                                                          timeout=timeout or self.timeout))
+                memo[key] = ("ok", run_experiment(self.boundary, qualified, args, kwargs, seed=seed,
+                                                  timeout=limit))
             except Outcome as e:
                 memo[key] = ("outcome", e)
         kind, value = memo[key]

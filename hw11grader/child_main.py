@@ -1,10 +1,13 @@
 """The program that runs inside the submission's child process.
 
-It is copied, with ``wire.py`` and the ``experiments`` package, into a private
-runtime folder and started as ``python -I child_main.py REQ_FD RESP_FD``.
-It holds no answers: it loads the submission's code cells, answers calls with
-plain data, and runs the grader's experiment code with the submission's
-functions plugged in. Every verdict is made by the grader, in the parent.
+It is copied, with ``wire.py`` (and nothing else), into a private runtime
+folder and started as ``python -I child_main.py REQ_FD RESP_FD``. It holds
+no answers and runs no grader-owned experiment: it loads the submission's
+code cells and answers requests with plain data - calls of the
+submission's functions (one, or a batch in one round trip), and a few
+generic operations on objects it keeps for the grader (inspect their
+parameters, back-propagate a given cotangent through one, set parameters).
+Every loop, loss and verdict is the grader's, in the parent.
 
 Calls arrive and results leave on two dedicated pipes (never stdout or
 stderr), and every reply carries the per-run nonce the grader sent first.
@@ -133,7 +136,7 @@ def from_tag(tag, value):
 def encode_value(v, keep=None):
     """Encode a result; ``keep`` says which part stays in the child as a handle."""
     if keep is True:
-        return {"$handle": HANDLES.put(v), "type": type(v).__name__}
+        return Handle_(v)
     if keep and type(v) in (tuple, list):
         parts = []
         for i, x in enumerate(v):
@@ -159,9 +162,15 @@ class Channel:
         self.req_fd = req_fd
         self.resp_fd = resp_fd
         self.nonce = None
+        self.buf, self.pos = b"", 0
 
     def read(self, n):
-        return os.read(self.req_fd, n)
+        """Up to ``n`` bytes, from a buffer filled 1 MB at a time (a frame has many small parts)."""
+        if self.pos >= len(self.buf):
+            self.buf, self.pos = os.read(self.req_fd, max(n, 1 << 20)), 0
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
 
     def receive(self):
         return wire.unpack(self.read, from_tag)
@@ -251,31 +260,14 @@ def failure(exc):
 
 # ---------------------------------------------------------------- operations
 
-class Namespace:
-    """Attribute access to the submission's names, for the experiments."""
-
-    def __init__(self, names):
-        self.__dict__["_names"] = names
-
-    def __getattr__(self, name):
-        try:
-            return self._names[name]
-        except KeyError:
-            raise MissingName(name) from None
-
-
-class MissingName(AttributeError):
-    pass
-
-
 STATE = {"names": None}
 
 
 def reseed(seed):
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
+    if "torch" in sys.modules:  # the CPU generator alone: torch.manual_seed also probes every
+        sys.modules["torch"].default_generator.manual_seed(seed)  # accelerator (~0.1-0.6 ms a call)
 
 
 def op_load(req):
@@ -346,48 +338,189 @@ def _plain_dict(names, key):
     return {"present": True, "value": v}
 
 
-def op_call(req):
+def _target_function(req):
+    """The function a request names: a submission name, or a method of a kept object."""
     names = STATE["names"]
     target = req.get("target")
     name = req["name"]
     if target is not None:
         obj = HANDLES.get(target)
         if not hasattr(obj, name):
-            return {"ok": False, "kind": "missing", "message": f"the object has no attribute {name!r}"}
+            return None, {"ok": False, "kind": "missing", "message": f"the object has no attribute {name!r}"}
         fn = getattr(obj, name)
     else:
         if names is None or name not in names:
-            return {"ok": False, "kind": "missing", "message": f"{name} is not defined"}
+            return None, {"ok": False, "kind": "missing", "message": f"{name} is not defined"}
         fn = names[name]
     if not callable(fn):
-        return {"ok": False, "kind": "raised",
-                "message": f"{name} is a {type(fn).__name__}, not a function"}
+        return None, {"ok": False, "kind": "raised",
+                      "message": f"{name} is a {type(fn).__name__}, not a function"}
+    return fn, None
+
+
+def op_call(req):
+    fn, refused = _target_function(req)
+    if refused:
+        return refused
     reseed(req["seed"])
+    args = req.get("args", [])
+    watch = req.get("watch") is True
     try:
-        value = fn(*req.get("args", []), **req.get("kwargs", {}))
+        before = [_tensor_copies(a) for a in args] if watch else None
+        value = fn(*args, **req.get("kwargs", {}))
     except BaseException as e:
         return failure(e)
-    return {"ok": True, "value": encode_value(value, req.get("keep"))}
-
-
-def op_scenario(req):
-    import importlib
-    module, function = req["module"], req["function"]
-    if not (module.isidentifier() and function.isidentifier()) or function.startswith("_"):
-        return {"ok": False, "kind": "bad_request", "message": "bad scenario name"}
-    mod = importlib.import_module("experiments." + module)
-    fn = getattr(mod, function)
-    reseed(req["seed"])
-    try:
-        value = fn(Namespace(STATE["names"] or {}), *req.get("args", []), **req.get("kwargs", {}))
-    except MissingName as e:
-        return {"ok": False, "kind": "missing", "message": f"{e.args[0]} is not defined"}
-    except BaseException as e:
-        out = failure(e)
-        if out["kind"] == "raised":
-            out["message"] = "while the grader's experiment ran your code: " + out["message"]
-        return out
+    value = encode_value(value, req.get("keep"))
+    if watch:  # did the call change the tensors it was handed? (only this process can see it)
+        try:
+            mutated = [_changed(a, b) for a, b in zip(args, before)]
+        except BaseException as e:
+            return failure(e)
+        value = {"result": value, "mutated": mutated}
     return {"ok": True, "value": value}
+
+
+def _tensor_copies(v, depth=0):
+    if _is_tensor(v):
+        return v.detach().clone()
+    if type(v) in (list, tuple) and depth < 4:
+        return [_tensor_copies(x, depth + 1) for x in v]
+    return None
+
+
+def _changed(now, before, depth=0):
+    if before is None:
+        return False
+    if _is_tensor(before):
+        torch = sys.modules["torch"]
+        return not (_is_tensor(now) and now.shape == before.shape
+                    and torch.equal(now.detach(), before))
+    if type(before) is list and type(now) in (list, tuple) and len(now) == len(before):
+        return any(_changed(a, b, depth + 1) for a, b in zip(now, before))
+    return True
+
+
+def op_map(req):
+    """Many calls of one function in one round trip (the grader's experiments batch their steps).
+
+    Each call is seeded like a single call; the first one that fails ends the
+    request, and its index says which it was.
+    """
+    for n in req.get("drop") or []:
+        HANDLES.objects.pop(n, None)
+    fn, refused = _target_function(req)
+    if refused:
+        return refused
+    values = []
+    for i, item in enumerate(req.get("calls") or []):
+        reseed(req["seed"])
+        try:
+            value = fn(*item.get("args", []), **item.get("kwargs", {}))
+        except BaseException as e:
+            out = failure(e)
+            out["index"] = i
+            return out
+        values.append(encode_value(value, req.get("keep")))
+    return {"ok": True, "value": values}
+
+
+def _is_tensor(v):
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(v, torch.Tensor)
+
+
+def _as_float64(t):
+    torch = sys.modules["torch"]
+    t = t.detach().cpu()
+    if t.is_complex():
+        t = t.real
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    return t.to(torch.float64)
+
+
+def _module_parts(obj):
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(obj, torch.nn.Module):
+        return False, [], {}
+    return True, list(obj.named_parameters()), dict(obj.named_buffers())
+
+
+def op_inspect(req):
+    """What a kept object is made of: its parameters, buffers and some attributes (plain data)."""
+    try:
+        obj = HANDLES.get(req["target"])
+        reseed(req["seed"])
+        is_module, params, buffers = _module_parts(obj)
+        torch = sys.modules.get("torch")
+        report = {
+            "is_module": is_module,
+            "parameters": [{"name": str(n), "shape": [int(d) for d in p.shape], "dtype": str(p.dtype),
+                            "requires_grad": bool(p.requires_grad), "value": _as_float64(p)}
+                           for n, p in params],
+            "buffers": sorted(str(n) for n in buffers),
+            "attrs": {},
+        }
+        for name in req.get("attrs") or []:
+            try:
+                v = getattr(obj, str(name))
+            except Exception:
+                report["attrs"][name] = {"present": False}
+                continue
+            t = _is_tensor(v)
+            report["attrs"][name] = {
+                "present": True, "is_tensor": t,
+                "is_parameter": bool(t and isinstance(v, torch.nn.Parameter)),
+                "is_buffer": bool(t and any(b is v for b in buffers.values())),
+                "requires_grad": bool(v.requires_grad) if t else None,
+                "shape": [int(d) for d in v.shape] if t else None,
+                "dtype": str(v.dtype) if t else None,
+                "value": _as_float64(v) if t else None,
+            }
+    except BaseException as e:
+        return failure(e)
+    return {"ok": True, "value": report}
+
+
+def op_vjp(req):
+    """``out = obj(*args)``; with a cotangent of out's shape, ``out.backward(cotangent)``."""
+    try:
+        obj = HANDLES.get(req["target"])
+        reseed(req["seed"])
+        out = obj(*req.get("args", []))
+        cot = req.get("cotangent")
+        report = {"output": out, "backward": False, "grads": {}}
+        if (cot is not None and _is_tensor(out) and out.requires_grad
+                and tuple(out.shape) == tuple(cot.shape)):
+            _, params, _ = _module_parts(obj)
+            trainable = [(n, p) for n, p in params if p.requires_grad]
+            for _, p in trainable:
+                p.grad = None
+            out.backward(cot.to(out.dtype))
+            report["grads"] = {str(n): (_as_float64(p.grad) if p.grad is not None else None)
+                               for n, p in trainable}
+            report["backward"] = True
+    except BaseException as e:
+        return failure(e)
+    return {"ok": True, "value": report}
+
+
+def op_assign(req):
+    """Set named parameters of a kept object in place (no grad, in the parameter's dtype)."""
+    try:
+        obj = HANDLES.get(req["target"])
+        _, params, _ = _module_parts(obj)
+        params = dict(params)
+        torch = sys.modules.get("torch")
+        for name, value in (req.get("values") or {}).items():
+            if name not in params:
+                return {"ok": False, "kind": "raised", "message": f"the object has no parameter {name!r}"}
+            p = params[name]
+            with torch.no_grad():
+                p.copy_(value.to(p.dtype).reshape(p.shape))
+    except BaseException as e:
+        return failure(e)
+    return {"ok": True, "value": None}
 
 
 def op_drop(req):
@@ -396,7 +529,8 @@ def op_drop(req):
     return {"ok": True}
 
 
-OPS = {"load": op_load, "call": op_call, "scenario": op_scenario, "drop": op_drop}
+OPS = {"load": op_load, "call": op_call, "map": op_map, "inspect": op_inspect, "vjp": op_vjp,
+       "assign": op_assign, "drop": op_drop}
 
 
 def apply_limits(limits):

@@ -43,7 +43,8 @@ ALLOWED_DTYPES = frozenset(
     ["float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"]
 )
 MAX_JSON_BYTES = 16 * 1024 * 1024
-MAX_BLOBS = 10_000
+_DTYPE_NAMES = {np.dtype(n): n for n in ALLOWED_DTYPES}  # native byte order only
+MAX_BLOBS = 100_000
 MAX_TOTAL_BLOB_BYTES = 256 * 1024 * 1024
 MAX_STRING = MAX_JSON_BYTES  # a string is bounded by its frame (a long honest cell must reach the child)
 MAX_INT_DIGITS = 300  # below any interpreter's digit limit, and within float range
@@ -146,12 +147,13 @@ class Encoder:
         self.nodes = 0
 
     def array(self, a: np.ndarray, as_=None):
-        if a.dtype.name not in ALLOWED_DTYPES:
+        name = _DTYPE_NAMES.get(a.dtype)  # (a dict lookup: ``dtype.name`` is slow)
+        if name is None:
             raise WireError(f"arrays of dtype {a.dtype.name} cannot cross")
         if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
             a = a.copy(order="C")
         self.blobs.append(a.tobytes())
-        rec = {"$array": len(self.blobs) - 1, "dtype": a.dtype.name, "shape": list(a.shape)}
+        rec = {"$array": len(self.blobs) - 1, "dtype": name, "shape": list(a.shape)}
         if as_:
             rec["as"] = as_
         return rec

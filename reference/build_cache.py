@@ -86,14 +86,21 @@ REFERENCE = types.SimpleNamespace(
 
 # ---------------------------------------------------------------- building
 
+def reference_lab():
+    """The reference functions behind a Lab: the same wire round trips as a submission's."""
+    from hw11grader.lab import local_lab
+    return local_lab(vars(REFERENCE), seed=0)
+
+
 def compute(name):
+    lab = reference_lab()
     if name.startswith("q4_"):
         task, optimizer = q4_batch.DEFAULT_SWEEPS[name[3:]]
-        return q4_batch.run_sweep(REFERENCE, task, optimizer)
+        return q4_batch.run_sweep(lab, task, optimizer)
     if name == "q7_sensitivity":
-        return q7_sensitivity.sensitivity(REFERENCE, sparsities=SETTINGS["q7"]["sparsities"])
+        return q7_sensitivity.sensitivity(lab, sparsities=SETTINGS["q7"]["sparsities"])
     if name == "q1_scenarios":
-        return q1_lora.scenarios(REFERENCE, steps=SETTINGS["q1"]["steps"])
+        return q1_lora.scenarios(lab, steps=SETTINGS["q1"]["steps"])
     raise KeyError(name)
 
 

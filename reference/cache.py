@@ -9,7 +9,8 @@ namespace of torch update rules, and writes one JSON file per result:
     REPO/.cache/reference/<name>-<key>.json
 
 ``key`` is the first 20 hex digits of a sha256 over the source text of
-``experiments/*.py``, ``reference/q4_batch.py``, ``reference/q7_sensitivity.py``,
+``experiments/*.py``, the wire the experiments call the reference through
+(``hw11grader/lab.py``, ``wire.py``, ``child_main.py``), ``reference/q4_batch.py``, ``reference/q7_sensitivity.py``,
 this file and the builder, the builder's ``SETTINGS``, the cache format and
 the versions of Python, numpy and torch (read from the installed metadata,
 torch is not imported). Any change to the experiments or the reference
@@ -47,6 +48,8 @@ class CacheError(RuntimeError):
 
 def _sources():
     files = sorted((ROOT / "experiments").glob("*.py"))
+    # the experiments reach the reference through the same wire as a submission
+    files += [ROOT / "hw11grader" / n for n in ("lab.py", "wire.py", "child_main.py")]
     files += [ROOT / "reference" / n for n in ("q4_batch.py", "q7_sensitivity.py", "cache.py",
                                                "build_cache.py")]
     return files
