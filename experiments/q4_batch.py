@@ -1,11 +1,12 @@
 """Q4: how the best learning rate depends on the batch size.
 
 The grader owns everything here - data, initialisation, batch order, number
-of steps, the MLP and its autograd gradients - and plugs in only the
-submission's update rules (``ns.linreg_grad``, ``ns.sgd_update``,
-``ns.adam_update``), so every submission runs the very same experiment.
-No answers are held here: the sweep returns final losses only; the analysis
-(best learning rate per batch size, power-law fit) is done by the caller.
+of steps, the MLP and its gradients (forward and back-propagation written out
+in numpy below) - and plugs in only the submission's update rules
+(``linreg_grad``, ``sgd_update``, ``adam_update``, reached through ``lab``), so
+every submission runs the very same experiment. No answers are held here: the
+sweep returns final losses only; the analysis (best learning rate per batch
+size, power-law fit) is done by the caller.
 
 Budget: a fixed number of optimisation STEPS (``STEPS`` = 100) for every batch
 size; the loss is measured after the last step on the full data set. With a
@@ -38,13 +39,33 @@ updates such as SGD and Adam are unaffected. See docs/experiments.md.
 Divergence: a run whose loss becomes NaN/inf or exceeds ``DIVERGE_FACTOR``
 times its initial loss is stopped and recorded as diverged with final loss
 ``float('inf')`` (never NaN), so a diverged run can never look like a minimum.
+For linear regression the loss of the batch just used is checked after each
+update; for the MLP the batch loss of every replica is checked before each
+step; the final full-data loss is checked too.
+
+How the submission is called (see ``experiments/__init__.py``): all the runs
+of a sweep (every batch size x learning rate) advance in lockstep, and one
+training step of all of them is ONE ``lab.map`` round trip per submission
+function: ``linreg_grad`` then the update rule for linear regression, only the
+update rule for the MLP (whose gradients are the grader's). The update rules
+are still called once per run, with that run's own arrays and its learning
+rate (a Python float); the batch of one batch size is one array object shared
+by the calls of its runs (sent once). Runs that diverged drop out of the later
+maps. Adam's state stays in the submission's process: ``keep=[1]`` returns a
+handle to it, passed back as the state argument of the run's next step
+(``{}`` at the first step); superseded handles are dropped in the next map,
+the last ones at the end. The grader's own work (batch and final losses, the
+MLP's forward and backward passes) is vectorised over the runs of a batch
+size; each run's numbers depend only on its own arrays (fixed shapes: a
+diverged run's slot is reset, not removed), so they do not depend on which
+other runs diverged.
 """
 import math
 from functools import lru_cache
 
-import torch
+import numpy as np
 
-from . import F64, as_f64, as_f64_like, as_f64_list, controlled
+from . import F64, as_f64_like, as_f64_list, pair, rng
 
 STEPS = 100
 DIVERGE_FACTOR = 1e6
@@ -87,40 +108,109 @@ def grid_index(values, x):
 
 # ------------------------------------------------------------------ data
 
-def _gen(seed):
-    return torch.Generator().manual_seed(int(seed))
+def _frozen(*arrays):
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
 
 
 @lru_cache(maxsize=None)
 def _linreg_data(seed):
     c = LINREG
-    g = _gen(seed)
+    g = rng(seed)
     n, d = c["n"], c["d"]
-    X = torch.randn(n, d, generator=g, dtype=F64)
-    w_star = torch.randn(d, generator=g, dtype=F64) / math.sqrt(d)
-    y = X @ w_star + c["noise"] * torch.randn(n, generator=g, dtype=F64)
-    return X, y
+    X = g.standard_normal((n, d))
+    w_star = g.standard_normal(d) / math.sqrt(d)
+    y = X @ w_star + c["noise"] * g.standard_normal(n)
+    return _frozen(X, y)
 
 
 def make_linreg_data(seed=LINREG["seed"]):
     """Linear-regression data ``(X, y)``: ``X`` n x d standard normal, ``y = X w* + noise``.
 
     ``w* ~ N(0, I/d)`` so the initial loss at ``w = 0`` is about 1/2.
-    Returns fresh copies (float64 tensors).
+    Returns fresh copies (float64 numpy arrays).
     """
     X, y = _linreg_data(int(seed))
-    return X.clone(), y.clone()
+    return X.copy(), y.copy()
+
+
+def _t(a):
+    """The last two axes swapped (a batch of transposed matrices)."""
+    return np.swapaxes(a, -1, -2)
+
+
+# Largest product (multiply-adds) handed to BLAS in one call. OpenBLAS runs bigger
+# products on several threads, which is several times SLOWER when the machine's other
+# cores are busy (measured: a 4096 x 32 x 32 product 6 ms instead of 1.6 ms with one core
+# loaded); below this it uses one thread. ``_mm`` splits the rows of larger products.
+_BLAS_MAX = 1 << 17
+
+
+def _mm(A, B):
+    """``A @ B`` (stacked, broadcasting like ``np.matmul``) in row blocks small enough for one thread."""
+    m, k = A.shape[-2:]
+    n = B.shape[-1]
+    rows = max(1, _BLAS_MAX // max(1, k * n))
+    if m <= rows:
+        return A @ B
+    block = 1 << (rows.bit_length() - 1)            # a power of two <= rows
+    if m % block == 0:
+        out = A.reshape(A.shape[:-2] + (m // block, block, k)) @ B[..., None, :, :]
+        return out.reshape(out.shape[:-3] + (m, n))
+    out = np.empty(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]) + (m, n),
+                   dtype=np.result_type(A, B))
+    for i in range(0, m, rows):
+        out[..., i:i + rows, :] = A[..., i:i + rows, :] @ B
+    return out
 
 
 def _mlp_forward(params, X):
-    """Replicated one-hidden-layer tanh MLP.
+    """Replicated one-hidden-layer tanh MLP: ``(hidden, out)``.
 
-    ``W1: R x h x d``, ``b1: R x h``, ``W2: R x o x h``, ``b2: R x o``,
-    ``X: R x n x d`` -> ``R x n x o`` (replica ``r`` uses its own weights and data).
+    ``W1: ... x R x h x d``, ``b1: ... x R x h``, ``W2: ... x R x o x h``,
+    ``b2: ... x R x o``, ``X: R x n x d`` -> hidden ``... x R x n x h`` and
+    output ``... x R x n x o`` (replica ``r`` uses its own weights and data; the
+    leading ``...`` stacks runs, which share ``X``).
     """
     W1, b1, W2, b2 = params
-    h = torch.tanh(torch.baddbmm(b1.unsqueeze(1), X, W1.transpose(1, 2)))
-    return torch.baddbmm(b2.unsqueeze(1), h, W2.transpose(1, 2))
+    hidden = _mm(X, _t(W1))
+    hidden += b1[..., None, :]
+    np.tanh(hidden, out=hidden)
+    out = _mm(hidden, _t(W2))
+    out += b2[..., None, :]
+    return hidden, out
+
+
+def _mlp_losses(params, X, y):
+    """Per-replica loss ``mean((pred - y)**2) / 2`` (shape ``... x R``)."""
+    _, out = _mlp_forward(params, X)
+    r = out - y
+    return 0.5 * np.mean(r * r, axis=(-2, -1))
+
+
+def _mlp_losses_and_grads(params, X, y):
+    """Per-replica losses and the gradients of their sum (back-propagation by hand).
+
+    The gradient with respect to replica ``r``'s parameters is that of replica
+    ``r``'s own loss ``mean((pred - y)**2) / 2`` over its ``n x o`` outputs:
+    with ``r = pred - y``, ``dL/dpred = r / (n o)``; through ``pred = h W2^T + b2``
+    and ``h = tanh(X W1^T + b1)`` (``tanh' = 1 - h**2``).
+    """
+    W1, b1, W2, b2 = params
+    hidden, out = _mlp_forward(params, X)
+    r = out - y                                     # ... x R x n x o
+    losses = 0.5 * np.mean(r * r, axis=(-2, -1))
+    d_out = r / (r.shape[-2] * r.shape[-1])
+    g_W2 = _mm(_t(d_out), hidden)                   # ... x R x o x h
+    g_b2 = d_out.sum(axis=-2)                       # ... x R x o
+    d_pre = _mm(d_out, W2)                          # ... x R x n x h: dL/dh ...
+    slope = hidden * hidden
+    np.subtract(1.0, slope, out=slope)
+    d_pre *= slope                                  # ... then through tanh
+    g_W1 = _mm(_t(d_pre), X)                        # ... x R x h x d
+    g_b1 = d_pre.sum(axis=-2)                       # ... x R x h
+    return losses, [g_W1, g_b1, g_W2, g_b2]
 
 
 @lru_cache(maxsize=None)
@@ -129,25 +219,25 @@ def _mlp_data(seed):
     R, n, d, h, th = c["replicas"], c["n"], c["d_in"], c["hidden"], c["teacher_hidden"]
     Xs, ys, inits = [], [], []
     for r in range(R):
-        g = _gen(seed + 101 * r)
-        X = torch.randn(n, d, generator=g, dtype=F64)
-        teacher = [c["teacher_scale"] * torch.randn(1, th, d, generator=g, dtype=F64) / math.sqrt(d),
-                   c["teacher_bias"] * torch.randn(1, th, generator=g, dtype=F64),
-                   c["teacher_out"] * torch.randn(1, 1, th, generator=g, dtype=F64) / math.sqrt(th),
-                   torch.zeros(1, 1, dtype=F64)]
-        y = _mlp_forward(teacher, X.unsqueeze(0))[0]
-        y = y + c["noise"] * torch.randn(n, 1, generator=g, dtype=F64)
-        init = [torch.randn(h, d, generator=g, dtype=F64) / math.sqrt(d),
-                torch.zeros(h, dtype=F64),
-                torch.randn(1, h, generator=g, dtype=F64) / math.sqrt(h),
-                torch.zeros(1, dtype=F64)]
+        g = rng(seed + 101 * r)
+        X = g.standard_normal((n, d))
+        teacher = [c["teacher_scale"] * g.standard_normal((1, th, d)) / math.sqrt(d),
+                   c["teacher_bias"] * g.standard_normal((1, th)),
+                   c["teacher_out"] * g.standard_normal((1, 1, th)) / math.sqrt(th),
+                   np.zeros((1, 1), dtype=F64)]
+        y = _mlp_forward(teacher, X[None])[1][0]
+        y = y + c["noise"] * g.standard_normal((n, 1))
+        init = [g.standard_normal((h, d)) / math.sqrt(d),
+                np.zeros(h, dtype=F64),
+                g.standard_normal((1, h)) / math.sqrt(h),
+                np.zeros(1, dtype=F64)]
         Xs.append(X)
         ys.append(y)
         inits.append(init)
-    X = torch.stack(Xs)
-    y = torch.stack(ys)
-    init = [torch.stack([i[k] for i in inits]) for k in range(4)]
-    return X, y, init
+    X = np.stack(Xs)
+    y = np.stack(ys)
+    init = [np.stack([i[k] for i in inits]) for k in range(4)]
+    return _frozen(X, y, *init)
 
 
 def make_mlp_data(seed=None):
@@ -158,86 +248,186 @@ def make_mlp_data(seed=None):
     units) plus ``noise``; ``init`` = ``[W1, b1, W2, b2]`` stacked over replicas
     (``R x hidden x d_in``, ``R x hidden``, ``R x 1 x hidden``, ``R x 1``): the
     student MLP's fixed initialisation (LeCun-normal weights, zero biases).
+    Fresh copies (float64 numpy arrays).
     """
-    X, y, init = _mlp_data(int(MLP["seed"] if seed is None else seed))
-    return X.clone(), y.clone(), [p.clone() for p in init]
+    X, y, *init = _mlp_data(int(MLP["seed"] if seed is None else seed))
+    return X.copy(), y.copy(), [p.copy() for p in init]
 
 
 def _batch_indices(n, batch_size, steps, seed):
-    """Fixed batch order: shuffled epochs without replacement, concatenated."""
-    g = _gen(seed)
+    """Fixed batch order: shuffled epochs without replacement, concatenated (steps x batch_size)."""
+    g = rng(seed)
     need = batch_size * steps
-    perms = []
-    while sum(len(p) for p in perms) < need:
-        perms.append(torch.randperm(n, generator=g))
-    return torch.cat(perms)[:need].reshape(steps, batch_size)
+    perms, have = [], 0
+    while have < need:
+        perms.append(g.permutation(n))
+        have += n
+    return np.concatenate(perms)[:need].reshape(steps, batch_size) if need else \
+        np.zeros((steps, batch_size), dtype=np.int64)
 
 
 # ------------------------------------------------------------------ runs
 
-def _linreg_loss(w, X, y):
-    r = X @ w - y
-    return 0.5 * float((r * r).mean())
+def _linreg_losses(W, X, y):
+    """Loss ``mean((X w - y)**2) / 2`` of every row ``w`` of ``W`` (k x d) -> k values."""
+    r = _mm(X, W.T)
+    r -= y[:, None]
+    return 0.5 * np.mean(r * r, axis=0)
 
 
-def _mlp_losses(params, X, y):
-    """Per-replica loss ``mean((pred - y)**2) / 2`` (a tensor of R values)."""
-    r = _mlp_forward(params, X) - y
-    return 0.5 * (r * r).mean(dim=(1, 2))
+class _Updates:
+    """The submission's update rule applied to many runs, one ``lab.map`` per step.
+
+    Adam: each run's state is a handle to the object the submission returned,
+    kept in its process. A handle stops being passed once superseded (or once
+    its run diverged); it is dropped in the NEXT map after that (so never in
+    the map that still receives it as an argument, whichever order the lab
+    applies ``drop`` in), and the rest in ``close``.
+    """
+
+    def __init__(self, lab, optimizer, count):
+        self.lab = lab
+        self.optimizer = optimizer
+        self.state = [{} for _ in range(count)]
+        self.retired = []       # handles no map will receive again, not yet dropped
+        self.dropping = []      # handles to drop with the next map
+
+    def step(self, runs, params, grads, lrs):
+        """New parameters (lists of float64 arrays) of ``runs`` (indices), one round trip."""
+        if self.optimizer == "sgd":
+            out = self.lab.map("sgd_update", [((p, g, lrs[k]), {})
+                                              for k, p, g in zip(runs, params, grads)])
+            if not isinstance(out, list) or len(out) != len(runs):
+                raise RuntimeError("lab.map returned a malformed result list")
+            return [as_f64_list(o, p, "sgd_update's result") for o, p in zip(out, params)]
+        calls = [((p, g, self.state[k], lrs[k]), {}) for k, p, g in zip(runs, params, grads)]
+        drop, self.dropping, self.retired = self.dropping + self.retired, [], []
+        out = self.lab.map("adam_update", calls, keep=[1], drop=drop)
+        if not isinstance(out, list) or len(out) != len(runs):
+            raise RuntimeError("lab.map returned a malformed result list")
+        new = []
+        for k, o, p in zip(runs, out, params):
+            new_params, handle = pair(o, "adam_update")
+            new.append(as_f64_list(new_params, p, "adam_update's new_params"))
+            if not isinstance(self.state[k], dict):
+                self.dropping.append(self.state[k])
+            self.state[k] = handle
+        return new
+
+    def stop(self, k):
+        """Run ``k`` diverged: its state will not be passed again."""
+        if self.optimizer == "adam" and not isinstance(self.state[k], dict):
+            self.retired.append(self.state[k])
+            self.state[k] = {}
+
+    def close(self):
+        if self.optimizer != "adam":
+            return
+        live = self.dropping + self.retired + [s for s in self.state if not isinstance(s, dict)]
+        self.dropping, self.retired, self.state = [], [], [{} for _ in self.state]
+        if live:
+            self.lab.drop(live)
 
 
-def _apply(ns, optimizer, params, grads, state, lr):
-    if optimizer == "sgd":
-        new = ns.sgd_update(params, grads, lr)
-        return as_f64_list(new, params, "sgd_update's result"), state
-    out = ns.adam_update(params, grads, state, lr)
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError("adam_update must return (new_params, new_state)")
-    new, state = out
-    return as_f64_list(new, params, "adam_update's new_params"), state
-
-
-def _run_linreg(ns, optimizer, lr, batches, X, y, init_loss):
-    w = torch.zeros(X.shape[1], dtype=F64)
-    state = {}
+def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
+    X, y = _linreg_data(LINREG["seed"])
+    n, d = X.shape
+    init_loss = float(_linreg_losses(np.zeros((1, d), dtype=F64), X, y)[0])
     limit = DIVERGE_FACTOR * init_loss
-    for Xb, yb in batches:
-        g = as_f64_like(ns.linreg_grad(w.clone(), Xb.clone(), yb.clone()), w,
-                        "linreg_grad's result")
-        (w,), state = _apply(ns, optimizer, [w], [g], state, lr)
-        r = Xb @ w - yb
-        loss = 0.5 * float((r * r).mean())
-        if not (loss <= limit):        # NaN, inf or too large
-            return math.inf, True
-    final = _linreg_loss(w, X, y)
-    if not (final <= limit):
-        return math.inf, True
-    return final, False
+    G, L = len(batch_sizes), len(lrs)
+    order = [_batch_indices(n, b, steps, LINREG["seed"] + 7919 * b) for b in batch_sizes]
+    W = np.zeros((G, L, d), dtype=F64)              # run (i, j): batch_sizes[i], lrs[j]
+    alive = np.ones((G, L), dtype=bool)
+    run_lr = [lr for _ in batch_sizes for lr in lrs]
+    updates = _Updates(lab, optimizer, G * L)
+    for t in range(steps):
+        runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
+        if not runs:
+            break
+        batches = [(X[order[i][t]], y[order[i][t]]) for i in range(G)]
+        ws = [W[k // L, k % L] for k in runs]
+        out = lab.map("linreg_grad", [((w, *batches[k // L]), {}) for k, w in zip(runs, ws)])
+        if not isinstance(out, list) or len(out) != len(runs):
+            raise RuntimeError("lab.map returned a malformed result list")
+        grads = [as_f64_like(o, (d,), "linreg_grad's result") for o in out]
+        new = updates.step(runs, [[w] for w in ws], [[g] for g in grads], run_lr)
+        for k, (w,) in zip(runs, new):
+            W[k // L, k % L] = w
+        with np.errstate(all="ignore"):
+            for i, (Xb, yb) in enumerate(batches):
+                ok = _linreg_losses(W[i], Xb, yb) <= limit       # NaN, inf or too large: diverged
+                for j in np.flatnonzero(alive[i] & ~ok):
+                    alive[i, j] = False
+                    W[i, j] = 0.0            # keep the shared products finite
+                    updates.stop(i * L + int(j))
+    updates.close()
+    final_loss, diverged = [], []
+    with np.errstate(all="ignore"):
+        for i in range(G):
+            final = _linreg_losses(W[i], X, y)
+            div = ~alive[i] | ~(final <= limit)
+            final_loss.append([math.inf if v else float(f) for f, v in zip(final, div)])
+            diverged.append([bool(v) for v in div])
+    return final_loss, diverged, init_loss
 
 
-def _run_mlp(ns, optimizer, lr, batches, X, y, init, limits):
-    """One learning rate on every replica at once (the update rules see stacked tensors).
+def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
+    """Every learning rate on every replica at once (the update rules see stacked arrays).
 
     Final loss: the mean over replicas of each replica's full-data loss.
     Diverged if any replica diverged.
     """
-    params = [p.clone() for p in init]
-    state = {}
-    for Xb, yb in batches:
-        leaves = [p.detach().clone().requires_grad_(True) for p in params]
-        losses = _mlp_losses(leaves, Xb, yb)
-        if not bool((losses.detach() <= limits).all()):      # NaN, inf or too large
-            return math.inf, True
-        grads = [g.detach() for g in torch.autograd.grad(losses.sum(), leaves)]
-        params, state = _apply(ns, optimizer, [p.detach() for p in leaves], grads, state, lr)
-    with torch.no_grad():
-        final = _mlp_losses(params, X, y)
-    if not bool((final <= limits).all()):
-        return math.inf, True
-    return float(final.mean()), False
+    X, y, *init = _mlp_data(MLP["seed"])
+    R, n = X.shape[0], X.shape[1]
+    init_losses = _mlp_losses(init, X, y)                       # R
+    limits = DIVERGE_FACTOR * init_losses
+    G, L = len(batch_sizes), len(lrs)
+    replica = np.arange(R)[:, None]
+    order = [np.stack([_batch_indices(n, b, steps, MLP["seed"] + 7919 * b + 101 * r)
+                       for r in range(R)], axis=1) for b in batch_sizes]      # steps x R x b
+    # P[i][q]: parameter q of every run of batch size i, stacked: L x (shape of init[q])
+    P = [[np.repeat(p[None], L, axis=0) for p in init] for _ in batch_sizes]
+    alive = np.ones((G, L), dtype=bool)
+    run_lr = [lr for _ in batch_sizes for lr in lrs]
+    updates = _Updates(lab, optimizer, G * L)
+    for t in range(steps):
+        grads = []
+        with np.errstate(all="ignore"):
+            for i in range(G):
+                idx = order[i][t]
+                losses, g = _mlp_losses_and_grads(P[i], X[replica, idx], y[replica, idx])
+                ok = np.all(losses <= limits, axis=1)            # NaN, inf or too large: diverged
+                for j in np.flatnonzero(alive[i] & ~ok):
+                    alive[i, j] = False
+                    for q in range(4):
+                        P[i][q][j] = init[q]     # keep the shared products finite
+                    updates.stop(i * L + int(j))
+                grads.append(g)
+        runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
+        if not runs:
+            break
+        params = [[P[k // L][q][k % L] for q in range(4)] for k in runs]
+        new = updates.step(runs, params, [[grads[k // L][q][k % L] for q in range(4)] for k in runs],
+                           run_lr)
+        for k, ps in zip(runs, new):
+            for q in range(4):
+                P[k // L][q][k % L] = ps[q]
+    updates.close()
+    final_loss, diverged = [], []
+    with np.errstate(all="ignore"):
+        for i in range(G):
+            row_loss, row_div = [], []
+            for j in range(L):
+                final = _mlp_losses([p[j] for p in P[i]], X, y)
+                div = not alive[i, j] or not bool(np.all(final <= limits))
+                row_loss.append(math.inf if div else float(final.mean()))
+                row_div.append(div)
+            final_loss.append(row_loss)
+            diverged.append(row_div)
+    return final_loss, diverged, float(init_losses.mean())
 
 
-def run_sweep(ns, task, optimizer, lrs=None, batch_sizes=None, steps=STEPS):
+def run_sweep(lab, task, optimizer, lrs=None, batch_sizes=None, steps=STEPS):
     """Final loss for every (batch size, learning rate) pair.
 
     ``task`` in {"linreg", "mlp"}; ``optimizer`` in {"sgd", "adam"}.
@@ -245,7 +435,8 @@ def run_sweep(ns, task, optimizer, lrs=None, batch_sizes=None, steps=STEPS):
     sees the same batches in the same order; after ``steps`` updates the loss
     (``mean((pred - y)**2) / 2``) is measured on the full data set (for the
     MLP: the mean over its replicas; a learning rate that diverges on any
-    replica is marked diverged).
+    replica is marked diverged). One step of all runs is one ``lab.map`` per
+    submission function.
 
     Returns ``{"task", "optimizer", "lrs", "batch_sizes", "final_loss",
     "diverged", "steps", "initial_loss"}`` where ``final_loss[i][j]`` and
@@ -259,102 +450,72 @@ def run_sweep(ns, task, optimizer, lrs=None, batch_sizes=None, steps=STEPS):
     lrs = [float(v) for v in (lrs if lrs is not None else default_lrs(task, optimizer))]
     batch_sizes = [int(b) for b in (batch_sizes if batch_sizes is not None else BATCH_SIZES)]
     steps = int(steps)
-    with controlled(0):
-        if task == "linreg":
-            X, y = _linreg_data(LINREG["seed"])
-            init_loss = _linreg_loss(torch.zeros(X.shape[1], dtype=F64), X, y)
-        else:
-            X, y, init = _mlp_data(MLP["seed"])
-            with torch.no_grad():
-                init_losses = _mlp_losses(init, X, y)
-            init_loss = float(init_losses.mean())
-            replica = torch.arange(X.shape[0]).unsqueeze(1)
-        final_loss, diverged = [], []
-        for b in batch_sizes:
-            if task == "linreg":
-                idx = _batch_indices(X.shape[0], b, steps, LINREG["seed"] + 7919 * b)
-                batches = [(X[i], y[i]) for i in idx]
-            else:
-                idx = torch.stack([_batch_indices(X.shape[1], b, steps,
-                                                  MLP["seed"] + 7919 * b + 101 * r)
-                                   for r in range(X.shape[0])], dim=1)   # steps x R x b
-                batches = [(X[replica, i], y[replica, i]) for i in idx]
-            row_loss, row_div = [], []
-            for lr in lrs:
-                if task == "linreg":
-                    loss, div = _run_linreg(ns, optimizer, lr, batches, X, y, init_loss)
-                else:
-                    loss, div = _run_mlp(ns, optimizer, lr, batches, X, y, init,
-                                         DIVERGE_FACTOR * init_losses)
-                row_loss.append(float(loss))
-                row_div.append(bool(div))
-            final_loss.append(row_loss)
-            diverged.append(row_div)
+    sweep = _sweep_linreg if task == "linreg" else _sweep_mlp
+    final_loss, diverged, init_loss = sweep(lab, optimizer, lrs, batch_sizes, steps)
     return {"task": task, "optimizer": optimizer, "lrs": lrs, "batch_sizes": batch_sizes,
             "final_loss": final_loss, "diverged": diverged, "steps": steps,
             "initial_loss": float(init_loss)}
 
 
-def run_all(ns):
-    """Every default sweep: ``{name: run_sweep(ns, task, optimizer)}`` for DEFAULT_SWEEPS."""
-    return {name: run_sweep(ns, task, opt) for name, (task, opt) in DEFAULT_SWEEPS.items()}
+def run_all(lab):
+    """Every default sweep: ``{name: run_sweep(lab, task, optimizer)}`` for DEFAULT_SWEEPS."""
+    return {name: run_sweep(lab, task, opt) for name, (task, opt) in DEFAULT_SWEEPS.items()}
 
 
 # ------------------------------------------------------------------ unit scenario
 
 def _dtype_name(value):
     dt = getattr(value, "dtype", None)
-    return str(dt).replace("torch.", "") if dt is not None else type(value).__name__
+    if dt is not None:
+        return str(dt)
+    return getattr(value, "type_name", None) or type(value).__name__
 
 
-def update_steps(ns, optimizer, params, grads, lr, betas=None, eps=None):
+def update_steps(lab, optimizer, params, grads, lr, betas=None, eps=None):
     """Run the submission's update rule for ``len(grads)`` steps and report what it did.
 
-    ``optimizer``: ``"sgd"`` (``ns.sgd_update(params, g, lr)``) or ``"adam"``
-    (``ns.adam_update(params, g, state, lr[, betas=..., eps=...])``: ``state`` is
-    ``{}`` first, then whatever the submission returned, passed back unchanged;
-    ``betas``/``eps`` are passed by keyword only when given, so None relies on the
-    defaults). ``params``: list of arrays; ``grads``: one list of arrays per step.
-    Each step's new parameters are the next step's input, as in the sweeps.
+    ``optimizer``: ``"sgd"`` (``sgd_update(params, g, lr)``) or ``"adam"``
+    (``adam_update(params, g, state, lr[, betas=..., eps=...])``: ``state`` is
+    ``{}`` first, then whatever the submission returned, kept in its process
+    and passed back unchanged; ``betas``/``eps`` are passed by keyword only
+    when given, so None relies on the defaults). ``params``: list of arrays;
+    ``grads``: one list of arrays per step. Each step's new parameters are the
+    next step's input, as in the sweeps. One ``lab.call`` per step.
 
     Returns plain data: ``params`` (per step, the returned parameters as nested
     lists), ``params_modified`` / ``grads_modified`` (per step: did the call
-    change the tensors it was handed?), ``dtypes`` (per step, the returned
-    parameters' dtypes).
+    change the tensors it was handed? ``lab.call(..., watch=True)``: seen in the
+    submission's process), ``dtypes`` (per step, the returned parameters' dtypes).
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"unknown optimizer {optimizer!r}")
-    current = [as_f64(p, "params") for p in params]
-    seq = [[as_f64(g, "grads") for g in step] for step in grads]
+    current = [np.array(p, dtype=F64) for p in params]
+    seq = [[np.array(g, dtype=F64) for g in step] for step in grads]
     kwargs = {}
     if betas is not None:
         kwargs["betas"] = tuple(float(b) for b in betas)
     if eps is not None:
         kwargs["eps"] = float(eps)
+    what = "sgd_update's result" if optimizer == "sgd" else "adam_update's new_params"
     out = {"params": [], "params_modified": [], "grads_modified": [], "dtypes": []}
-    state = {}
-    with controlled(0):
-        for step in seq:
-            p_in = [p.clone() for p in current]
-            g_in = [g.clone() for g in step]
-            p_keep = [p.clone() for p in current]
-            g_keep = [g.clone() for g in step]
-            if optimizer == "sgd":
-                raw = ns.sgd_update(p_in, g_in, float(lr))
-            else:
-                res = ns.adam_update(p_in, g_in, state, float(lr), **kwargs)
-                if not isinstance(res, (tuple, list)) or len(res) != 2:
-                    raise TypeError("adam_update must return (new_params, new_state)")
-                raw, state = res
-            if not isinstance(raw, (torch.Tensor,)) and hasattr(raw, "__iter__") \
-                    and not isinstance(raw, (dict, str, bytes)):
-                raw = list(raw)
-            what = "sgd_update's result" if optimizer == "sgd" else "adam_update's new_params"
-            new = as_f64_list(raw, p_in, what)
-            out["dtypes"].append([_dtype_name(v) for v in raw] if isinstance(raw, list)
-                                 else [_dtype_name(raw)])
-            out["params_modified"].append(any(not torch.equal(a, b) for a, b in zip(p_in, p_keep)))
-            out["grads_modified"].append(any(not torch.equal(a, b) for a, b in zip(g_in, g_keep)))
-            out["params"].append([t.tolist() for t in new])
-            current = [t.clone() for t in new]
+    state, kept = {}, []
+    for step in seq:
+        # watch=True: the child compares the tensors it handed over before and after the call
+        # (only the submission's process can see an in-place change: it gets copies of ours)
+        if optimizer == "sgd":
+            raw, mutated = lab.call("sgd_update", current, step, float(lr), watch=True)
+        else:
+            res, mutated = lab.call("adam_update", current, step, state, float(lr), keep=[1],
+                                    watch=True, **kwargs)
+            raw, state = pair(res, "adam_update")
+            kept.append(state)
+        new = as_f64_list(raw, current, what)
+        out["dtypes"].append([_dtype_name(v) for v in raw] if isinstance(raw, (list, tuple))
+                             else [_dtype_name(raw)])
+        out["params_modified"].append(bool(mutated[0]) if len(mutated) > 0 else False)
+        out["grads_modified"].append(bool(mutated[1]) if len(mutated) > 1 else False)
+        out["params"].append([t.tolist() for t in new])
+        current = new
+    if kept:
+        lab.drop(kept)
     return out
