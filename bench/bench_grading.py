@@ -1,9 +1,17 @@
-"""Time a full `--all` grading, parent and child measured apart.
+"""Time gradings, parent and child measured apart, as ratios to a floor measured in the same run.
 
 Each case runs in a fresh Python process that grades one submission through
-the engine (exactly what `grader.py --all` does, minus printing) and reports
-its own resource usage (the parent) and that of the processes it waited for
-(the child, and any restarts). Usage: `python bench/bench_grading.py [--repeat N]`.
+the engine (exactly what `grader.py` does, minus printing) and reports its
+own resource usage (the parent) and that of the processes it waited for
+(the child, and any restarts). The FLOOR is a fresh `python -c "import
+torch"` (what any grading costs at least: the child imports torch), timed
+in the same run, so the ratios compare across machines.
+
+Cases: a full `--all` grading of the correct `.py`, the correct `.ipynb` and
+the blank template, and (`--questions`) a self-check of one question at a
+time of the correct `.py`: the Q1, Q4 and Q7 cases are dominated by the
+grader-owned experiments. Usage:
+`python bench/bench_grading.py [--repeat N] [--questions q1 q4 ...] [--json FILE]`.
 """
 import argparse
 import json
@@ -23,7 +31,8 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 t0, c0 = time.perf_counter(), time.process_time()
 from hw11grader import grade, load_content
-graded = grade(sys.argv[2], load_content(), mode="all")
+mode, questions = sys.argv[3], (sys.argv[4].split(",") if len(sys.argv) > 4 else None)
+graded = grade(sys.argv[2], load_content(), mode=mode, questions=questions)
 wall = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF)
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -39,28 +48,55 @@ print(json.dumps({
 """
 
 
-def run_case(path):
-    out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), str(path)],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+FLOOR = "import time; t = time.perf_counter(); import torch"
+
+
+def floor_s():
+    """Wall time of a fresh Python that imports torch (median of 3)."""
+    import time
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", FLOOR], check=True, cwd=ROOT)
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+
+
+def run_case(path, mode="all", questions=None):
+    argv = [sys.executable, "-c", PROBE, str(ROOT), str(path), mode]
+    if questions:
+        argv.append(",".join(questions))
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--questions", nargs="*", default=None,
+                    help="also self-check the correct .py one question at a time (default: none; "
+                         "give no value for q1 q3 q4 q5 q6 q7)")
+    ap.add_argument("--skip-full", action="store_true", help="only the per-question cases")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
-    rows = {}
-    print(f"{'case':16} {'wall s':>7} {'CPU parent':>10} {'CPU child':>9} "
+    floor = floor_s()
+    print(f"floor (python -c 'import torch'): {floor:.2f} s")
+    cases = {} if args.skip_full else {name: (path, "all", None) for name, path in CASES.items()}
+    if args.questions is not None:
+        for q in args.questions or ["q1", "q3", "q4", "q5", "q6", "q7"]:
+            cases[f"-q {q}"] = (CASES["correct .py"], "student", [q])
+    rows = {"floor_s": floor}
+    print(f"{'case':16} {'wall s':>7} {'x floor':>7} {'CPU parent':>10} {'CPU child':>9} "
           f"{'RSS parent MB':>13} {'RSS child MB':>12}  score")
-    for name, path in CASES.items():
-        runs = [run_case(path) for _ in range(args.repeat)]
+    for name, (path, mode, questions) in cases.items():
+        runs = [run_case(path, mode, questions) for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        med["x_floor"] = med["wall_s"] / floor
         rows[name] = med
-        print(f"{name:16} {med['wall_s']:7.2f} {med['parent_cpu_s']:10.2f} {med['child_cpu_s']:9.2f} "
-              f"{med['parent_peak_rss_mb']:13.0f} {med['child_peak_rss_mb']:12.0f}  "
+        print(f"{name:16} {med['wall_s']:7.2f} {med['x_floor']:7.2f} {med['parent_cpu_s']:10.2f} "
+              f"{med['child_cpu_s']:9.2f} {med['parent_peak_rss_mb']:13.0f} {med['child_peak_rss_mb']:12.0f}  "
               f"{med['score']:g}/{med['max_score']:g}")
-    print(f"(median of {args.repeat} runs each; CPU = user + system)")
+    print(f"(median of {args.repeat} runs each; CPU = user + system; x floor = wall / floor)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -69,3 +69,44 @@ def _write(tmp_path, text):
     p = tmp_path / "override.py"
     p.write_text(text)
     return p
+
+
+# ---------------------------------------------------------------- the infrastructure's faults
+
+class _KilledAtHandshake:
+    """A ChildBoundary whose first ``fails`` children are killed before their handshake."""
+
+    @staticmethod
+    def make(fails):
+        import os
+        import signal
+
+        from hw11grader.boundary import ChildBoundary
+
+        class Boundary(ChildBoundary):
+            def _spawn(self):
+                super()._spawn()
+                if self.starts <= fails:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+
+        return Boundary
+
+
+def test_a_child_killed_at_its_handshake_is_retried_not_charged_to_the_student():
+    from hw11grader.loading import load
+    sub = load(SUBMISSIONS / "correct.py")
+    with _KilledAtHandshake.make(1)(sub) as boundary:
+        manifest = boundary.start()
+        assert manifest.status == "ok" and boundary.starts == 2
+        assert boundary.call("lora_bytes", (3, 4, 2), seed=0) == 56
+
+
+def test_a_child_that_never_starts_is_a_grader_error_never_a_load_error():
+    from hw11grader.loading import load
+    from hw11grader.outcomes import GraderError
+    sub = load(SUBMISSIONS / "correct.py")
+    with _KilledAtHandshake.make(99)(sub) as boundary:
+        with pytest.raises(GraderError, match="could not be started"):
+            boundary.start()
+        assert boundary.starts == 2

@@ -200,3 +200,44 @@ def test_first_cell_raising_keeps_later_cells(tmp_path):
 
 def test_there_are_at_least_16_cheats():
     assert len(list(HERE.iterdir())) >= 16
+
+
+@pytest.mark.slow
+def test_patching_the_experiment_code_changes_nothing(tmp_path):
+    """A wrong sgd_update with and without patches of the experiment code: the same checks, the same scores.
+
+    The patches (planted ``experiments`` modules; torch's autograd, SVD,
+    cross-entropy, Adam and ``backward`` replaced in the submission's process)
+    each changed what the grader measured when the experiments ran beside the
+    submission. Nothing a submission does to its own process may change an
+    experiment except through the values its functions return.
+    """
+    from conftest import SUBMISSIONS, with_override
+    mutant = SUBMISSIONS / "mutants" / "mutant_q4_sgd_plus.py"
+    twin_dir, patcher_dir = tmp_path / "twin", tmp_path / "patcher"
+    twin_dir.mkdir()
+    patcher_dir.mkdir()
+    twin = with_override(twin_dir, mutant)
+    patcher = with_override(patcher_dir, mutant)
+    patcher.write_text(patcher.read_text() + "\n\n# ---- patches ----\n" + (HERE / "patches_experiments.py").read_text())
+    reports = {}
+    for name, path in (("twin", twin), ("patcher", patcher)):
+        out = tmp_path / f"{name}.json"
+        code, stdout, stderr = run_grader(path, "--all", "-q", "q1", "q4", "q7", "--json", out, *LIMITS,
+                                          timeout=GUARD_S)
+        assert code == 0, f"{name}: exit {code}\n{stdout[-2000:]}\n{stderr[-2000:]}"
+        reports[name] = {c["id"]: (c["status"], c["score"]) for c in json.loads(out.read_text())["checks"]}
+    twin_r, patcher_r = reports["twin"], reports["patcher"]
+    assert all(status != "grader_error" for status, _ in patcher_r.values())
+    assert any(score == 0 for status, score in twin_r.values() if status != "passed"), "the twin loses points"
+    # Q4: the sweeps judge the returned parameters only (the patched backward/autograd in the
+    # child are not used by the grader-owned MLP gradients), so each check is as for the twin
+    q4 = {k: v for k, v in twin_r.items() if k.startswith("q4.")}
+    assert q4 and {k: patcher_r[k] for k in q4} == q4
+    # Q1 and Q7: checks of functions that do not use the patched torch pieces, and the
+    # experiments, unchanged; a check whose own student call uses backward may differ only by failing
+    for k, v in twin_r.items():
+        if k.startswith(("q1.", "q7.")):
+            assert patcher_r[k][1] <= v[1], (k, v, patcher_r[k])
+            if "experiment" in k or "sensitiv" in k:
+                assert patcher_r[k] == v, (k, v, patcher_r[k])
