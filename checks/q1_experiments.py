@@ -17,7 +17,7 @@ W0 are the reference's, from the reference cache.
 from __future__ import annotations
 
 from hw11grader.checking import check, expect
-from hw11grader.outcomes import Failed
+from hw11grader.outcomes import Failed, GraderError
 from reference import cache
 
 from . import _plots
@@ -35,7 +35,7 @@ def _run(sub, init):
     out = sub.experiment("q1_lora.train_lora", init, shared=True, timeout=TIMEOUT_S)
     keys = ("loss_at_W0", "initial_loss", "final_loss", "best_loss", "W_equals_W0", "W_max_change", "k")
     if not isinstance(out, dict) or not all(k in out for k in keys):
-        raise Failed("the grader's LoRA training experiment came back malformed")
+        raise GraderError("the grader's LoRA training experiment came back malformed")
     return out
 
 
@@ -43,7 +43,7 @@ def _sweep(sub):
     out = sub.experiment("q1_lora.rank_sweep", shared=True, timeout=TIMEOUT_S)
     keys = ("ranks", "best_loss", "initial_loss", "loss_at_W0", "target_rank", "diverged")
     if not isinstance(out, dict) or not all(k in out for k in keys):
-        raise Failed("the grader's LoRA rank sweep came back malformed")
+        raise GraderError("the grader's LoRA rank sweep came back malformed")
     return out
 
 
@@ -70,8 +70,8 @@ def random_init_starts_higher(sub):
     start = run["initial_loss"]
     where = f"both A and B random (Xavier-uniform, k={run['k']})"
     if not start > L0:
-        raise Failed(f"{where}: the initial loss {expect.g(start)} is not above the loss at W0 ({expect.g(L0)}); "
-                     "a grader problem, please tell the staff")
+        raise GraderError(f"{where}: the initial loss {expect.g(start)} is not above the loss at W0 "
+                          f"({expect.g(L0)}): the grader's own random factors are wrong")
     best = run["best_loss"]
     if not best <= tail * (1 + TAIL_RTOL) + FLOOR * L0:
         raise Failed(f"{where}: the loss starts at {expect.g(start)}, above the loss at W0 ({expect.g(L0)}), "
@@ -91,7 +91,7 @@ def rank_sweep(sub):
     ranks, tails, L0 = reference["ranks"], reference["eckart_young"], reference["loss_at_W0"]
     r = reference["target_rank"]
     if sweep["ranks"] != ranks or len(sweep["best_loss"]) != len(ranks):
-        raise Failed("the grader's LoRA rank sweep came back malformed")
+        raise GraderError("the grader's LoRA rank sweep came back malformed")
     best = sweep["best_loss"]
     # a tail at rounding level (k >= the target's rank: exactly 0 in exact arithmetic) is shown as 0,
     # so that the message is the same on every machine

@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed
+from hw11grader.outcomes import Failed, GraderError
 from reference import q4_batch as ref
 
 from . import _judging, _plots
@@ -152,7 +152,7 @@ def _update_steps(sub, optimizer, params, grads_seq, lr, betas=None, eps=None):
     report = sub.experiment("q4_batch.update_steps", optimizer, params, grads_seq, lr, **kwargs)
     if not isinstance(report, dict) or not all(k in report for k in ("params", "params_modified",
                                                                         "grads_modified", "dtypes")):
-        raise Failed("the grader's probe of the update rule came back malformed")
+        raise GraderError("the grader's probe of the update rule came back malformed")
     return report
 
 
@@ -393,7 +393,7 @@ def _student_sweep(sub, name):
           and len(s["final_loss"]) == len(s["batch_sizes"])
           and all(isinstance(r, list) and len(r) == len(s["lrs"]) for r in s["final_loss"]))
     if not ok:
-        raise Failed(f"the grader's sweep ({TITLES[name]}) came back malformed")
+        raise GraderError(f"the grader's sweep ({TITLES[name]}) came back malformed")
     _feedback(sub, name, s, reference)
     return s, reference
 

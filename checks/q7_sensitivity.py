@@ -45,7 +45,7 @@ def _result(sub):
     keys = ("layers", "sparsities", "accuracy", "dense_accuracy", "weight_stats", "nonzero_fraction",
             "prune_stats")
     if not isinstance(out, dict) or not all(k in out for k in keys):
-        raise Failed("the grader's pruning experiment came back malformed")
+        raise GraderError("the grader's pruning experiment came back malformed")
     _feedback(sub, out)
     return out
 

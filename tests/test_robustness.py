@@ -110,3 +110,22 @@ def test_a_child_that_never_starts_is_a_grader_error_never_a_load_error():
         with pytest.raises(GraderError, match="could not be started"):
             boundary.start()
         assert boundary.starts == 2
+
+
+def test_a_grader_owned_experiment_returning_malformed_data_is_a_grader_error(monkeypatch):
+    """The experiments are the grader's code: their malformed output is never the student's fault."""
+    import runpy
+
+    import experiments.q7_sensitivity
+    from hw11grader import load_content
+    from hw11grader.boundary import InProcessBoundary
+    from hw11grader.runner import run_check
+
+    names = runpy.run_path(str(SUBMISSIONS / "correct.py"))
+    boundary = InProcessBoundary({k: v for k, v in names.items() if not k.startswith("__")})
+    manifest = boundary.start()
+    entry = next(e for e in load_content().entries if e.id == "q7.sensitivity.weights_centred")
+    assert run_check(entry, boundary, manifest).status == "passed"
+    monkeypatch.setattr(experiments.q7_sensitivity, "sensitivity", lambda lab, **k: {"layers": "?"})
+    result = run_check(entry, boundary, manifest)
+    assert result.status == "grader_error" and result.score == 0, result

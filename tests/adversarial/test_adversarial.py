@@ -207,10 +207,12 @@ def test_patching_the_experiment_code_changes_nothing(tmp_path):
     """A wrong sgd_update with and without patches of the experiment code: the same checks, the same scores.
 
     The patches (planted ``experiments`` modules; torch's autograd, SVD,
-    cross-entropy, Adam and ``backward`` replaced in the submission's process)
-    each changed what the grader measured when the experiments ran beside the
-    submission. Nothing a submission does to its own process may change an
-    experiment except through the values its functions return.
+    cross-entropy and Adam replaced in the submission's process) each changed
+    what the grader measured when the experiments ran beside the submission,
+    and none is used by the submission's own functions. Nothing a submission
+    does to its own process may change an experiment except through the
+    values its functions return: every check of Q1, Q4 and Q7 (experiments
+    and the LoRALinear probe included) ends as for the twin.
     """
     from conftest import SUBMISSIONS, with_override
     mutant = SUBMISSIONS / "mutants" / "mutant_q4_sgd_plus.py"
@@ -229,15 +231,5 @@ def test_patching_the_experiment_code_changes_nothing(tmp_path):
         reports[name] = {c["id"]: (c["status"], c["score"]) for c in json.loads(out.read_text())["checks"]}
     twin_r, patcher_r = reports["twin"], reports["patcher"]
     assert all(status != "grader_error" for status, _ in patcher_r.values())
-    assert any(score == 0 for status, score in twin_r.values() if status != "passed"), "the twin loses points"
-    # Q4: the sweeps judge the returned parameters only (the patched backward/autograd in the
-    # child are not used by the grader-owned MLP gradients), so each check is as for the twin
-    q4 = {k: v for k, v in twin_r.items() if k.startswith("q4.")}
-    assert q4 and {k: patcher_r[k] for k in q4} == q4
-    # Q1 and Q7: checks of functions that do not use the patched torch pieces, and the
-    # experiments, unchanged; a check whose own student call uses backward may differ only by failing
-    for k, v in twin_r.items():
-        if k.startswith(("q1.", "q7.")):
-            assert patcher_r[k][1] <= v[1], (k, v, patcher_r[k])
-            if "experiment" in k or "sensitiv" in k:
-                assert patcher_r[k] == v, (k, v, patcher_r[k])
+    assert any(status != "passed" for status, _ in twin_r.values()), "the twin loses points"
+    assert patcher_r == twin_r

@@ -2,9 +2,10 @@
 
 When the experiments ran in the submission's own process, each patch below
 changed what the grader measured (the sweep's losses, the MLP's gradients,
-the classifier's training, the Eckart-Young bound); a submission with a wrong
-``sgd_update`` scored 18.5 points more with them. Now the experiments run in
-the grader's process: these patches must change nothing but this process.
+the classifier's training, the Eckart-Young bound); in the hidden case that
+found this, a wrong ``sgd_update``/``adam_update`` scored 77 unpatched and 95.5
+patched. Now the experiments run in the grader's process: these patches must
+change nothing but this process.
 """
 import sys as _sys
 import types as _types
@@ -42,4 +43,3 @@ _torch.autograd.grad = lambda outputs, inputs, *a, **k: tuple(_torch.zeros_like(
 _torch.linalg.svdvals = lambda M, *a, **k: _torch.zeros(min(M.shape), dtype=M.dtype)
 _torch.nn.functional.cross_entropy = lambda *a, **k: _torch.zeros((), requires_grad=True)
 _torch.optim.Adam.step = lambda self, *a, **k: None
-_torch.Tensor.backward = lambda self, *a, **k: None
