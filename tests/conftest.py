@@ -12,6 +12,8 @@ SUBMISSIONS = ROOT / "tests" / "submissions"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import golden  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def content():
@@ -31,6 +33,7 @@ def run_grader(*args, cwd=None, timeout=300):
         proc = subprocess.run([sys.executable, str(ROOT / "grader.py"), *map(str, args)],
                               cwd=fresh if cwd is None else cwd, capture_output=True, text=True,
                               timeout=timeout, env={**os.environ, "NO_COLOR": "1"})
+    golden.compare_or_record(args, proc.returncode)
     return proc.returncode, proc.stdout, proc.stderr
 
 
