@@ -15,12 +15,12 @@ def check(question=None):
     """Self-check the live definitions of this notebook: public checks only.
 
     ``grader.check("q3")`` checks one question, ``grader.check()`` all of them.
-    Runs in your own kernel (see hw11grader/selfcheck.py); the grade itself
+    Runs in your own kernel (see hw11grader/report/notebook.py); the grade itself
     comes from ``python grader.py``, which runs your code in a separate process.
     """
     import __main__
 
-    from hw11grader.selfcheck import check_namespace
+    from hw11grader.report.notebook import check_namespace
 
     return check_namespace(vars(__main__), question)
 

@@ -27,7 +27,7 @@ def log_uniform(low, high):
 
 def described(**inputs):
     """`name=value, ...` for messages (values shown compactly)."""
-    from hw11grader.compare import show
+    from hw11grader.authoring import show
     return ", ".join(f"{k}={show(v)}" for k, v in inputs.items())
 
 
@@ -41,8 +41,8 @@ def call_with_symbols(sub, name, *symbols, shown=None):
     Symbolic-capable functions earn their numeric checks either way; only the
     symbolic check is lost when the call raises on sympy symbols.
     """
-    from hw11grader.checking import Symbol
-    from hw11grader.outcomes import Failed, StudentError
+    from hw11grader.authoring import Symbol
+    from hw11grader.authoring import Failed, StudentError
 
     try:
         return sub.call(name, *[Symbol(s) for s in symbols])
@@ -63,7 +63,7 @@ def edge_case(description):
 
     Wrong values (``failed``) and unimplemented functions pass unchanged.
     """
-    from hw11grader.outcomes import Abort, StudentError, StudentTimeout
+    from hw11grader.authoring import Abort, StudentError, StudentTimeout
 
     def named(outcome):
         first, _, rest = outcome.message.partition("\n")

@@ -16,8 +16,8 @@ W0 are the reference's, from the reference cache.
 """
 from __future__ import annotations
 
-from hw11grader.checking import check, expect
-from hw11grader.outcomes import Failed, GraderError
+from hw11grader.authoring import check, expect
+from hw11grader.authoring import Failed, GraderError
 from reference import cache
 
 from . import _plots

@@ -1,8 +1,8 @@
 """Q1 LoRA: W = W0 + A @ B, A: m x k, B: k x l."""
 import numpy as np
 
-from hw11grader.checking import Generator, check, expect, given, st
-from hw11grader.outcomes import Failed
+from hw11grader.authoring import Generator, check, expect, given, st
+from hw11grader.authoring import Failed
 from reference import q1_lora as ref
 
 from ._common import call_with_symbols, described, dims, matrices, seeds

@@ -12,8 +12,8 @@ judged through subspaces and reconstructions, never through raw entries.
 """
 import numpy as np
 
-from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed, Missing
+from hw11grader.authoring import check, expect, given, st
+from hw11grader.authoring import Failed, Missing
 from reference import q3_circuits as ref
 
 from ._common import described, matrices, seeds

@@ -40,8 +40,8 @@ import math
 
 import numpy as np
 
-from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed, GraderError
+from hw11grader.authoring import check, expect, given, st
+from hw11grader.authoring import Failed, GraderError
 from reference import q4_batch as ref
 
 from . import _judging, _plots

@@ -8,8 +8,8 @@ for its commonest mistake.
 import math
 from dataclasses import dataclass, field
 
-from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed
+from hw11grader.authoring import check, expect, given, st
+from hw11grader.authoring import Failed
 from reference import q5_chinchilla as ref
 
 from ._common import call_with_symbols, log_uniform

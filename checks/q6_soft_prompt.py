@@ -8,9 +8,9 @@ when any token after K changes.
 import numpy as np
 from hypothesis import example
 
-from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed
-from hw11grader.wire import Opaque
+from hw11grader.authoring import check, expect, given, st
+from hw11grader.authoring import Failed
+from hw11grader.authoring import Opaque
 from reference import q6_soft_prompt as ref
 
 from ._common import call_with_symbols, described, dims, matrices, seeds

@@ -10,10 +10,10 @@ elsewhere (the grader's sensitivity experiment).
 """
 import numpy as np
 
-from hw11grader import symbolic
-from hw11grader.checking import Generator, check, example, expect, given, st
-from hw11grader.outcomes import Failed
-from hw11grader.tape import TapeMiss
+from hw11grader.authoring import symbolic
+from hw11grader.authoring import Generator, check, example, expect, given, st
+from hw11grader.authoring import Failed
+from hw11grader.authoring import TapeMiss
 from reference import q7_compression as ref
 
 from ._common import call_with_symbols, edge_case, log_uniform, seeds

@@ -19,8 +19,8 @@ measures as the most sensitive, by the largest total accuracy drop
 """
 from __future__ import annotations
 
-from hw11grader.checking import check, expect
-from hw11grader.outcomes import Failed, GraderError
+from hw11grader.authoring import check, expect
+from hw11grader.authoring import Failed, GraderError
 from reference import q7_sensitivity as ref
 
 from . import _judging, _plots

@@ -3,7 +3,7 @@
 They run in the GRADER's process (trusted code, numpy only: the grading
 process never imports torch), never in the process that runs student code.
 The submission is reached only through ``lab``, the first argument of every
-public experiment function: a ``hw11grader.lab.Lab`` that sends each call
+public experiment function: a ``hw11grader.boundary.lab.Lab`` that sends each call
 across the boundary to the submission's child process (or, for the
 reference cache and the in-notebook self-check, to a namespace in this
 process, through the very same wire conversions). So nothing a submission

@@ -234,7 +234,7 @@ def _initial_factors(lab, init, m, k, l, seed):
         g = rng(seed)
         return _xavier(m, k, g), _xavier(k, l, g)
     if init == "student":
-        from hw11grader.wire import Generator
+        from hw11grader.authoring import Generator
         A, B = pair(lab.call("lora_init", m, k, l, generator=Generator(seed)), "lora_init")
         return as_f64_like(A, (m, k), "lora_init's A"), as_f64_like(B, (k, l), "lora_init's B")
     raise ValueError(f"unknown init {init!r}")

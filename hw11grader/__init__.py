@@ -13,8 +13,8 @@ import os as _os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     _os.environ.setdefault(_name, "1")
 
-from .boundary import Limits  # noqa: E402
-from .registry import load_content  # noqa: E402
-from .runner import grade  # noqa: E402
+from hw11grader.boundary import Limits  # noqa: E402
+from hw11grader.judge.registry import load_content  # noqa: E402
+from hw11grader.judge.runner import grade  # noqa: E402
 
 __all__ = ["grade", "load_content", "Limits"]

@@ -5,9 +5,9 @@ import argparse
 import os
 import sys
 
-from . import report
-from .boundary import Limits
-from .loading import LoadError, discover
+from hw11grader.report import terminal as report
+from hw11grader.boundary import Limits
+from hw11grader.loading import LoadError, discover
 
 COMMANDS = ("gradescope", "batch", "build", "written", "stats")
 
@@ -84,14 +84,14 @@ class _progress:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
-        from . import commands
+        from hw11grader import commands
         return commands.run(argv[0], argv[1:])
     args = _single_parser().parse_args(argv)  # exits 2 on bad usage
-    from .registry import load_content
+    from hw11grader.judge.registry import load_content
 
     content = load_content()
     if args.explain:
-        from .explain import explain
+        from hw11grader.staff.explain import explain
         try:
             sys.stdout.write(explain(content, args.explain))
         except KeyError as e:
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         print(f"grader.py: {e}", file=sys.stderr)
         return 2
     mode = "all" if args.all else "student"
-    from .runner import grade
+    from hw11grader.judge.runner import grade
 
     colour = (not args.no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
     print(f"Grading {path} ...", file=sys.stderr) if not colour else None

@@ -23,18 +23,18 @@ IGNORED_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "nod
 
 def run(name: str, args: list) -> int:
     if name == "gradescope":
-        from . import gradescope
+        from hw11grader.staff import gradescope
         return gradescope.main(args)
     if name == "batch":
-        from . import batch
+        from hw11grader.staff import batch
         return batch.main(args)
     if name == "build":
         return _build(args)
     if name == "written":
-        from . import written
+        from hw11grader.staff import written
         return written.main(args)
     if name == "stats":
-        from . import stats
+        from hw11grader.staff import stats
         return stats.main(args)
     raise SystemExit(f"grader.py: unknown command {name}")
 
@@ -46,9 +46,9 @@ def _build(args) -> int:
     p.add_argument("--out", required=True, help="the zip (gradescope) or a new folder (student)")
     a = p.parse_args(args)
     if a.what == "gradescope":
-        from . import gradescope
+        from hw11grader.staff import gradescope
         return gradescope.build(a.out)
-    from . import kit
+    from hw11grader.staff import kit
     return kit.main(a.out)
 
 

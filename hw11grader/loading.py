@@ -35,7 +35,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .text import clean_unicode, escape_line
+from hw11grader.text import clean_unicode, escape_line
 
 SEARCH_NAMES = ("hw11.ipynb", "hw11.py")
 MB = 1024 * 1024

@@ -2,7 +2,7 @@
 
 The grading process never imports torch. The reference's sweeps (Q4), its
 pruning-sensitivity curves (Q7) and its LoRA scenarios (Q1) are produced by
-``python -m reference.build_cache`` in a subprocess, which runs the very
+``python -m hw11grader.staff.build_cache`` in a subprocess, which runs the very
 experiment code the submissions run (``experiments/``) with a reference
 namespace of torch update rules, and writes one JSON file per result:
 
@@ -10,8 +10,8 @@ namespace of torch update rules, and writes one JSON file per result:
 
 ``key`` is the first 20 hex digits of a sha256 over the source text of
 ``experiments/*.py``, the wire the experiments call the reference through
-(``hw11grader/lab.py``, ``wire.py``, ``child_main.py``), ``reference/q4_batch.py``, ``reference/q7_sensitivity.py``,
-this file and the builder, the builder's ``SETTINGS``, the cache format and
+(``hw11grader/boundary/lab.py`` and ``boundary/child/``), ``reference/q4_batch.py``, ``reference/q7_sensitivity.py``,
+this file and the builder (``hw11grader/staff/build_cache.py``), the builder's ``SETTINGS``, the cache format and
 the versions of Python, numpy and torch (read from the installed metadata,
 torch is not imported). Any change to the experiments or the reference
 changes the key, so a stale file is never read: the first use after a change
@@ -49,9 +49,10 @@ class CacheError(RuntimeError):
 def _sources():
     files = sorted((ROOT / "experiments").glob("*.py"))
     # the experiments reach the reference through the same wire as a submission
-    files += [ROOT / "hw11grader" / n for n in ("lab.py", "wire.py", "child_main.py")]
-    files += [ROOT / "reference" / n for n in ("q4_batch.py", "q7_sensitivity.py", "cache.py",
-                                               "build_cache.py")]
+    files += [ROOT / "hw11grader" / "boundary" / "lab.py"]
+    files += sorted((ROOT / "hw11grader" / "boundary" / "child").glob("*.py"))
+    files += [ROOT / "hw11grader" / "staff" / "build_cache.py"]
+    files += [ROOT / "reference" / n for n in ("q4_batch.py", "q7_sensitivity.py", "cache.py")]
     return files
 
 
@@ -138,7 +139,7 @@ def build(names=NAMES, directory: Path | None = None, cache_key: str | None = No
     """Run the builder subprocess for ``names`` (writes ``<name>-<key>.json`` into ``directory``)."""
     directory = Path(directory or folder())
     directory.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "reference.build_cache", "--out", str(directory),
+    cmd = [sys.executable, "-m", "hw11grader.staff.build_cache", "--out", str(directory),
            "--key", cache_key or key(), *names]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:

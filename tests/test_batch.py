@@ -22,7 +22,7 @@ PARTIAL = ('\n\nfor _name in ("linreg_grad", "sgd_update", "adam_update", "magni
 # ---------------------------------------------------------------- who is graded
 
 def test_students_are_subfolders_or_files_sorted_by_id(tmp_path):
-    from hw11grader.batch import students
+    from hw11grader.staff.batch import students
     (tmp_path / "zoe" / "deep").mkdir(parents=True)
     (tmp_path / "zoe" / "deep" / "hw11 (3).ipynb").write_text("{}")
     (tmp_path / "amy.py").write_text("")
@@ -38,7 +38,7 @@ def test_students_are_subfolders_or_files_sorted_by_id(tmp_path):
 
 
 def test_two_entries_with_one_id_are_refused(tmp_path):
-    from hw11grader.batch import UsageError, students
+    from hw11grader.staff.batch import UsageError, students
     (tmp_path / "amy.py").write_text("")
     (tmp_path / "amy").mkdir()
     with pytest.raises(UsageError):
@@ -47,7 +47,7 @@ def test_two_entries_with_one_id_are_refused(tmp_path):
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7])
 def test_shards_are_disjoint_stable_and_cover_everyone(n):
-    from hw11grader.batch import in_shard
+    from hw11grader.staff.batch import in_shard
     ids = [f"student{i:03d}" for i in range(300)] + ["Ünïcode", "a b"]
     slices = [{s for s in ids if in_shard(s, (i, n))} for i in range(1, n + 1)]
     assert sum(len(s) for s in slices) == len(ids) and set().union(*slices) == set(ids)
@@ -210,7 +210,7 @@ def failing_worker(student, limits):
 
 
 def test_a_submission_that_breaks_the_grader_is_marked_and_the_batch_goes_on(klass, tmp_path, monkeypatch, capsys):
-    from hw11grader import batch as batch_module
+    from hw11grader.staff import batch as batch_module
     monkeypatch.setattr(batch_module, "grade_student", failing_worker)
     out = tmp_path / "grades.csv"
     code = batch_module.main([str(klass), "--out", str(out), "--jobs", "2"])

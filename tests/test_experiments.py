@@ -1,7 +1,7 @@
 """Tests of the grader-owned experiments (experiments/), run with a reference namespace behind a lab.
 
 The namespace below is written the way a student would write the HW11
-functions (torch, float64); ``lab_of`` puts it behind a ``hw11grader.lab.Lab``
+functions (torch, float64); ``lab_of`` puts it behind a ``hw11grader.boundary.lab.Lab``
 in this process (the same wire conversions as grading). The tests check determinism, plain-data output,
 sweep shapes, divergence handling, and a few robust qualitative facts; the
 measured numbers (optimal learning rates, fitted exponents, pruning curves)
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from experiments import q1_lora, q4_batch, q7_sensitivity
-from hw11grader.lab import local_lab
+from hw11grader.boundary.lab import local_lab
 from hw11grader.outcomes import Missing, StudentError
 
 

@@ -71,7 +71,7 @@ def test_symlinks_are_never_followed(tmp_path):
 
 def fake_graded(content, status_of):
     from hw11grader.outcomes import CheckResult
-    from hw11grader.runner import Graded
+    from hw11grader.judge.runner import Graded
     results = []
     for e in content.entries:
         status = status_of(e)
@@ -83,7 +83,7 @@ def fake_graded(content, status_of):
 
 
 def test_results_json_follows_gradescopes_format(content):
-    from hw11grader.gradescope import results_json
+    from hw11grader.staff.gradescope import results_json
     graded = fake_graded(content, lambda e: "failed" if e.visibility == "hidden" else "passed")
     texts = {k: f"answer to {k}" for k, v in graded.written.items() if v == "present"}
     res = results_json(graded, content, "graded `hw11 (1).ipynb`", texts, 3.25)
@@ -114,13 +114,13 @@ def test_results_json_follows_gradescopes_format(content):
 
 
 def run_main(root, capsys=None):
-    from hw11grader import gradescope
+    from hw11grader.staff import gradescope
     code = gradescope.main(["--root", str(root)])
     return code, json.loads((root / "results" / "results.json").read_text())
 
 
 def test_a_crashing_grader_still_writes_valid_results_and_hides_the_traceback(tmp_path, monkeypatch, capsys):
-    from hw11grader import gradescope
+    from hw11grader.staff import gradescope
 
     def explode(*a, **k):
         raise RuntimeError("secret detail /autograder/source/reference")
@@ -142,7 +142,7 @@ def test_a_crashing_grader_still_writes_valid_results_and_hides_the_traceback(tm
 
 
 def test_results_that_are_not_json_become_an_autograder_error(tmp_path, monkeypatch):
-    from hw11grader import gradescope
+    from hw11grader.staff import gradescope
     monkeypatch.setattr(gradescope, "grade_root", lambda *a, **k: {"score": float("nan"), "tests": []})
     code, res = run_main(tmp_path)
     assert code == 0 and res["tests"][0]["name"] == "Autograder error"
@@ -173,7 +173,7 @@ def test_the_zip_has_setup_and_run_autograder_at_its_root(tmp_path):
     z = zipfile.ZipFile(build_zip(tmp_path))
     names = set(z.namelist())
     for required in ("setup.sh", "run_autograder", "grader.py", "requirements.lock", "pyproject.toml",
-                     "tools/sandbox_setup.sh", "hw11grader/gradescope.py", "hw11grader/child_main.py",
+                     "tools/sandbox_setup.sh", "hw11grader/staff/gradescope.py", "hw11grader/boundary/child/child_main.py",
                      "checks/points.toml", "checks/__init__.py", "experiments/__init__.py",
                      "reference/__init__.py"):
         assert required in names, required
@@ -301,8 +301,8 @@ def test_run_autograder_writes_a_result_even_when_python_cannot_start(autograder
 def test_student_text_in_results_json_is_shown_never_obeyed(content):
     from markdown_it import MarkdownIt
 
-    from hw11grader.gradescope import results_json
-    from hw11grader.runner import Graded
+    from hw11grader.staff.gradescope import results_json
+    from hw11grader.judge.runner import Graded
     fake = "\x1b[2J\rScore: 100 / 100.\u202e"
     base = fake_graded(content, lambda e: "failed")
     results = [r.__class__(r.id, r.question, r.status, r.score, r.max_score, r.visibility, fake + "\n## q1c")

@@ -103,7 +103,7 @@ def test_default_discovery_finds_the_template_and_says_which_file(tmp_path):
 def test_a_call_is_shown_with_its_arguments_summarised():
     import numpy as np
 
-    from hw11grader import wire
+    from hw11grader.boundary.child import wire
     from hw11grader.boundary import AsNumpy, describe_call
 
     W = np.arange(20, dtype=np.float64).reshape(4, 5) / 3 - 1

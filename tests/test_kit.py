@@ -26,15 +26,15 @@ pytestmark = pytest.mark.timeout(3600)  # building the kit records 58 gradings; 
 
 def test_a_hidden_check_outside_checks_hidden_is_refused(tmp_path, monkeypatch):
     """Where a check lives decides what ships: points.toml's visibility must agree with it."""
-    from hw11grader.registry import ConfigError, load_content
+    from hw11grader.judge.registry import ConfigError, load_content
     pkg = tmp_path / "kitpkg"
     (pkg / "hidden").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "hidden" / "__init__.py").write_text("")
-    (pkg / "q9_x.py").write_text("from hw11grader.checking import check\n\n"
+    (pkg / "q9_x.py").write_text("from hw11grader.judge.checking import check\n\n"
                                  "@check('q9.f.public')\ndef f(sub):\n    pass\n\n"
                                  "@check('q9.f.secret')\ndef g(sub):\n    pass\n")
-    (pkg / "hidden" / "q9_x.py").write_text("from hw11grader.checking import check\n\n"
+    (pkg / "hidden" / "q9_x.py").write_text("from hw11grader.judge.checking import check\n\n"
                                             "@check('q9.h.hidden')\ndef h(sub):\n    pass\n")
     rows = ('[questions.q9]\ntitle = "x"\npoints = 3\n[checks]\n"q9.f.public" = { points = 1 }\n'
             '"q9.h.hidden" = { points = 1, visibility = "hidden" }\n')
@@ -80,7 +80,7 @@ def helper():
 
 
 def test_working_definitions_of_student_api_names_are_found_stubs_are_not():
-    from hw11grader.kit import working_definitions
+    from hw11grader.staff.kit import working_definitions
     found = working_definitions(STUB_AND_WORKING, {"qk_matrix", "lora_grads", "LoRALinear", "chinchilla_optimal"},
                                 "x.py")
     assert found == ["x.py, line 6: a working lora_grads()", "x.py, line 18: a working chinchilla_optimal()"]
@@ -89,7 +89,7 @@ def test_working_definitions_of_student_api_names_are_found_stubs_are_not():
 
 
 def test_the_template_defines_every_api_name_as_a_stub():
-    from hw11grader.kit import student_api_names, working_definitions
+    from hw11grader.staff.kit import student_api_names, working_definitions
     names = student_api_names(ROOT)
     assert {"lora_grads", "qk_matrix", "chinchilla_optimal", "LoRALinear", "magnitude_prune"} <= names
     assert working_definitions((ROOT / "student_template" / "hw11.py").read_text(), names, "hw11.py") == []
@@ -99,14 +99,14 @@ def test_the_template_defines_every_api_name_as_a_stub():
 # ---------------------------------------------------------------- the tape, in process
 
 def _recorded(values, answer_key=False):
-    from hw11grader import tape
+    from hw11grader.judge import tape
     rec = tape.Recorder()
     tracked = tape._tracked(values, rec)
     return rec, tracked, tape.Encoder(rec, seed="t").encode(tracked, answer_key=answer_key)
 
 
 def test_tape_values_round_trip_exactly():
-    from hw11grader import tape
+    from hw11grader.judge import tape
     value = {"a": [1, 2.5, float("nan")], "b": (np.arange(6, dtype=np.float32).reshape(2, 3), np.int64(7)),
              "c": None, "d": {"e": "text", 3: True}}
     _, tracked, _ = _recorded(value)
@@ -120,7 +120,7 @@ def test_tape_values_round_trip_exactly():
 
 
 def test_only_the_keys_a_check_read_are_recorded():
-    from hw11grader import tape
+    from hw11grader.judge import tape
     _, tracked, _ = _recorded({"public": 1.5, "secret": 2.5})
     assert tracked["public"] == 1.5
     tree = tape.Encoder().encode(tracked)
@@ -128,7 +128,7 @@ def test_only_the_keys_a_check_read_are_recorded():
 
 
 def test_the_answer_key_holds_choices_as_salted_hashes_that_match_only_the_right_guess():
-    from hw11grader import tape
+    from hw11grader.judge import tape
     _, tracked, _ = _recorded({"q1a": "increase_rank", "q6c": [True, True, False], "q6a": [50, 51], "n": 16,
                                "x": 0.49}, answer_key=True)
     for key in tracked:
@@ -146,7 +146,7 @@ def test_the_answer_key_holds_choices_as_salted_hashes_that_match_only_the_right
 
 
 def test_a_call_that_was_never_recorded_is_a_tape_miss():
-    from hw11grader import tape
+    from hw11grader.judge import tape
     t = tape.Tape({"schema": tape.TAPE_SCHEMA, "kinds": {"m": {"f": "function"}}, "points": {},
                    "calls": {tape.call_key("m", "f", (1.0,), {}): 2.0}})
     f = tape.TapeModule("m", t, t.kinds["m"]).f
@@ -157,7 +157,8 @@ def test_a_call_that_was_never_recorded_is_a_tape_miss():
 
 def test_a_recorded_symbolic_answer_compares_like_the_expression(monkeypatch):
     import sympy
-    from hw11grader import symbolic, tape
+    from hw11grader.judge import symbolic
+    from hw11grader.judge import tape
     m, l, k = sympy.symbols("m l k", positive=True)
     expected = k * (m + l) / (m * l)
     ranges = {"m": (1.0, 100.0), "l": (1.0, 100.0), "k": (1.0, 10.0)}
@@ -198,7 +199,7 @@ def test_the_kit_holds_no_reference_code_no_hidden_check_and_no_secret_folder(ki
     assert sorted(p for p in files if p.startswith("reference/")) == ["reference/__init__.py", "reference/tape.json"]
     assert not [p for p in files if p.startswith(("checks/hidden", "tests/", "tools/", ".cache"))]
     for required in ("grader.py", "hw11.py", "hw11.ipynb", "requirements.lock", "checks/points.toml",
-                     "hw11grader/child_main.py", "experiments/q4_batch.py"):
+                     "hw11grader/boundary/child/child_main.py", "experiments/q4_batch.py"):
         assert required in files
     hidden = [e.id for e in content.entries if e.visibility == "hidden"]
     assert not [(p, cid) for p, text in files.items() for cid in hidden if cid in text]
@@ -206,7 +207,7 @@ def test_the_kit_holds_no_reference_code_no_hidden_check_and_no_secret_folder(ki
 
 @pytest.mark.slow
 def test_no_file_of_the_kit_implements_a_student_api_function(kit):
-    from hw11grader.kit import _sources, student_api_names, working_definitions
+    from hw11grader.staff.kit import _sources, student_api_names, working_definitions
     names = student_api_names(ROOT)
     found = [w for path, src in _sources(kit) for w in working_definitions(src, names, str(path))]
     assert found == []
@@ -294,8 +295,8 @@ GRADE_MANY = textwrap.dedent(r"""
     import json, sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
-    from hw11grader.registry import load_content
-    from hw11grader.runner import grade
+    from hw11grader.judge.registry import load_content
+    from hw11grader.judge.runner import grade
     content = load_content()
     out = {}
     for path, question in json.loads(sys.argv[2]):

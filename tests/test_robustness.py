@@ -119,7 +119,7 @@ def test_a_grader_owned_experiment_returning_malformed_data_is_a_grader_error(mo
     import experiments.q7_sensitivity
     from hw11grader import load_content
     from hw11grader.boundary import InProcessBoundary
-    from hw11grader.runner import run_check
+    from hw11grader.judge.runner import run_check
 
     names = runpy.run_path(str(SUBMISSIONS / "correct.py"))
     boundary = InProcessBoundary({k: v for k, v in names.items() if not k.startswith("__")})

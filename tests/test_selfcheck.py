@@ -41,7 +41,7 @@ def test_self_check_of_one_question_in_process():
     import runpy
     import grader
     ns = runpy.run_path(str(SUBMISSIONS / "correct.py"), run_name="__main__")
-    from hw11grader.selfcheck import check_namespace
+    from hw11grader.report.notebook import check_namespace
     result = check_namespace(ns, "q5")
     assert result.score == result.max_score > 0
     assert "<table>" in result._repr_html_() and "Q5" in repr(result)

@@ -2,8 +2,8 @@
 import pytest
 import sympy
 
-from hw11grader import symbolic
-from hw11grader.compare import symbolic_equal
+from hw11grader.judge import symbolic
+from hw11grader.judge.compare import symbolic_equal
 from hw11grader.outcomes import Failed
 
 M, L, K = sympy.symbols("m l k", positive=True)

@@ -5,7 +5,9 @@ import struct
 import numpy as np
 import pytest
 
-from hw11grader import child_main, wire
+from hw11grader.boundary.child import child_main
+
+from hw11grader.boundary.child import wire
 from hw11grader.boundary import pack_request
 
 

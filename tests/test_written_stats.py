@@ -31,7 +31,7 @@ CELLS = [
 
 def test_the_dict_wins_and_is_read_in_a_child_process(tmp_path, content):
     from hw11grader.boundary import Limits
-    from hw11grader.written import collect
+    from hw11grader.staff.written import collect
     answers, sources, notes = collect(notebook(tmp_path, CELLS), content, Limits())
     assert answers["q1b"].startswith("the dict answer from process ")
     assert int(answers["q1b"].rsplit(" ", 1)[1]) != os.getpid()  # the code ran in another process
@@ -72,7 +72,7 @@ def test_written_on_a_file_that_does_not_load(tmp_path, content):
 # ---------------------------------------------------------------- stats
 
 def test_numbers_are_normalised_before_messages_are_counted():
-    from hw11grader.stats import normalise
+    from hw11grader.staff.stats import normalise
     assert normalise("lora_grads(G, A, B) with m=3: got 1.5e-3, expected -2.25 (rtol 1e-06)") == \
         "lora_grads(G, A, B) with m=#: got #, expected # (rtol #)"
     assert normalise("W0 of shape 5x3 in q1, float64, got nan") == "W0 of shape 5x3 in q1, float64, got #"
@@ -129,7 +129,7 @@ def test_stats_default_folder_and_bad_input(tmp_path):
 def test_written_render_escapes_answers_keys_and_the_file_name(content):
     from markdown_it import MarkdownIt
 
-    from hw11grader.written import render
+    from hw11grader.staff.written import render
     keys = list(content.written_keys)
     answers = {keys[0]: "\x1b[31mfine\r\n## " + keys[1] + "\n===\n<!-- hide\n[a](javascript:x)",
                "x\n\n## " + keys[1]: "forged", "<!--": "y"}
@@ -145,7 +145,7 @@ def test_written_render_escapes_answers_keys_and_the_file_name(content):
 
 
 def test_stats_escape_messages_for_markdown(tmp_path):
-    from hw11grader.stats import render, summarise
+    from hw11grader.staff.stats import render, summarise
     message = "\x1b[2J<!-- [x](javascript:y) | \u202e"
     summary = summarise([record("a", 0.0, {"q1.x": "failed"}, {"q1.x": message})])
     text = render(summary)

@@ -2,7 +2,7 @@
 
 They share their helpers with the public checks in ``checks/q1_lora.py``.
 """
-from hw11grader.checking import check, given
+from hw11grader.authoring import check, given
 
 from .._common import dims, seeds
 from ..q1_lora import _grads_case

@@ -4,8 +4,8 @@ They share their helpers with the public checks in ``checks/q3_circuits.py``.
 """
 import numpy as np
 
-from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed
+from hw11grader.authoring import check, expect, given, st
+from hw11grader.authoring import Failed
 from reference import q3_circuits as ref
 
 from .._common import described, matrices, seeds

@@ -2,8 +2,8 @@
 
 They share their helpers with the public checks in ``checks/q4_batch.py``.
 """
-from hw11grader.checking import check, expect
-from hw11grader.outcomes import Failed
+from hw11grader.authoring import check, expect
+from hw11grader.authoring import Failed
 from reference import q4_batch as ref
 
 from ..q4_batch import LAW_OPTIONS, TITLES

@@ -1,6 +1,6 @@
 """Hidden checks of q5_chinchilla: the Fermi numbers of ANSWERS (run only at grading time; never in
 the student kit). Each is the homework's number for its scenario, within 2 % (FERMI_RTOL)."""
-from hw11grader.checking import check
+from hw11grader.authoring import check
 
 from ..q5_chinchilla import answer_number
 

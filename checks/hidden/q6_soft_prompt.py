@@ -2,7 +2,7 @@
 
 They share their helpers with the public checks in ``checks/q6_soft_prompt.py``.
 """
-from hw11grader.checking import check
+from hw11grader.authoring import check
 
 from ..q6_soft_prompt import _attention_case, _positions_case
 

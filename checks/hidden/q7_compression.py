@@ -4,8 +4,8 @@ They share their helpers with the public checks in ``checks/q7_compression.py``.
 """
 import numpy as np
 
-from hw11grader.checking import check, expect, given, st
-from hw11grader.outcomes import Failed
+from hw11grader.authoring import check, expect, given, st
+from hw11grader.authoring import Failed
 from reference import q7_compression as ref
 
 from .._common import seeds

@@ -2,8 +2,8 @@
 
 They share their helpers with the public checks in ``checks/q7_sensitivity.py``.
 """
-from hw11grader.checking import check, expect
-from hw11grader.outcomes import Failed
+from hw11grader.authoring import check, expect
+from hw11grader.authoring import Failed
 from reference import q7_sensitivity as ref
 
 from ..q7_sensitivity import LAYER_OPTIONS, _drops

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(GUARD_S + 300)
 
 
 def full_sandbox():
-    from hw11grader import sandbox
+    from hw11grader.boundary import sandbox
     return not sandbox.plan(sandbox.SandboxConfig(), sys.executable).unavailable
 
 

@@ -383,7 +383,7 @@ def test_integers_beyond_the_wire_bound_are_the_students_bad_value(tmp_path, unc
 
 
 def test_wire_refuses_big_integers_before_converting_them():
-    from hw11grader import wire
+    from hw11grader.boundary.child import wire
     import struct
 
     def frame(body):

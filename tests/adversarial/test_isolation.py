@@ -24,7 +24,7 @@ root_only = pytest.mark.skipif(not (hasattr(os, "geteuid") and os.geteuid() == 0
 
 def jail_available():
     import sys
-    from hw11grader import sandbox
+    from hw11grader.boundary import sandbox
     return sandbox.plan(sandbox.SandboxConfig(), sys.executable).mode == "jail"
 
 

@@ -73,7 +73,7 @@ def test_the_child_reads_nothing_of_the_checkout_but_the_python_environment(env)
 
 
 def needs_jail():
-    from hw11grader import sandbox
+    from hw11grader.boundary import sandbox
     return sandbox.plan(sandbox.SandboxConfig(), sys.executable).mode != "jail"
 
 

@@ -9,7 +9,7 @@ install = Path(sys.argv[1]).resolve()
 probe = Path(sys.argv[2])
 planted = sys.argv[3:]
 sys.path.insert(0, str(install))
-from hw11grader import sandbox  # noqa: E402
+from hw11grader.boundary import sandbox  # noqa: E402
 from hw11grader.boundary import ChildBoundary, Limits  # noqa: E402
 from hw11grader.loading import load  # noqa: E402
 

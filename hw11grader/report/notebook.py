@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import html
 
-from . import report
-from .boundary import InProcessBoundary
-from .registry import load_content
-from .runner import run_all
+from hw11grader.report import terminal as report
+from hw11grader.boundary import InProcessBoundary
+from hw11grader.judge.registry import load_content
+from hw11grader.judge.runner import run_all
 
 
 class SelfCheck:

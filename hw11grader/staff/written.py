@@ -18,8 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .commands import write_atomic
-from .text import md_inline, md_quote
+from hw11grader.commands import write_atomic
+from hw11grader.text import md_inline, md_quote
 
 ANSWER_CAP = 100_000  # characters of one answer shown
 EXTRA_KEYS_SHOWN = 20
@@ -27,9 +27,9 @@ EXTRA_KEYS_SHOWN = 20
 
 def collect(path, content, limits):
     """(answers by key, where each came from, notes) for one submission."""
-    from .boundary import ChildBoundary
-    from .loading import LoadError, load
-    from .runner import written_answers
+    from hw11grader.boundary import ChildBoundary
+    from hw11grader.loading import LoadError, load
+    from hw11grader.judge.runner import written_answers
 
     notes = []
     try:
@@ -86,9 +86,9 @@ def render(path, content, answers, sources, notes) -> str:
 
 
 def main(args) -> int:
-    from .cli import add_limit_options, limits_from
-    from .loading import LoadError, discover
-    from .registry import load_content
+    from hw11grader.cli import add_limit_options, limits_from
+    from hw11grader.loading import LoadError, discover
+    from hw11grader.judge.registry import load_content
 
     p = argparse.ArgumentParser(prog="python grader.py written",
                                 description="Collect a submission's WRITTEN answers into a markdown file.")

@@ -30,12 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import compare, sandbox, wire
-from .loading import LoadError, Submission
-from .outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
+from hw11grader.judge import compare
+from hw11grader.boundary import sandbox
+from hw11grader.boundary.child import wire
+from hw11grader.loading import LoadError, Submission
+from hw11grader.outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
 
-ENGINE_DIR = Path(__file__).resolve().parent
-REPO_DIR = ENGINE_DIR.parent
+BOUNDARY_DIR = Path(__file__).resolve().parent
+CHILD_DIR = BOUNDARY_DIR / "child"  # the child side: copied whole into the runtime folder
+REPO_DIR = BOUNDARY_DIR.parent.parent
 
 JAIL_RUNTIME = "/hw11/runtime"  # where the jail shows the child its program and its scratch folder
 JAIL_WORK = "/hw11/work"
@@ -376,10 +379,10 @@ class ChildBoundary(_Requests):
     def _prepare_folders(self):
         self.runtime.mkdir()
         self.work.mkdir()
-        shutil.copy2(ENGINE_DIR / "child_main.py", self.runtime / "child_main.py")
-        shutil.copy2(ENGINE_DIR / "wire.py", self.runtime / "wire.py")
+        for source in sorted(CHILD_DIR.glob("*.py")):  # the whole child folder, nothing else
+            shutil.copy2(source, self.runtime / source.name)
         try:  # read as data again (never through a link, bounded), not copied by path
-            from .loading import read_submission
+            from hw11grader.loading import read_submission
             (self.work / self.submission.path.name).write_bytes(read_submission(self.submission.path))
         except (OSError, LoadError):
             pass
@@ -625,7 +628,7 @@ class InProcessBoundary(_Requests):
     """
 
     def __init__(self, names: dict, label: str = "notebook"):
-        from . import child_main
+        from hw11grader.boundary.child import child_main
 
         self.child = child_main
         self.names = names

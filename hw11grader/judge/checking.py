@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import strategies as st  # noqa: F401  (re-exported for check authors)
 from hypothesis import example, given  # noqa: F401
 
-from . import compare as expect  # noqa: F401  (expect.close, expect.parts, ...)
-from .boundary import AsNumpy  # noqa: F401
-from .outcomes import Abort, Failed, Missing, Outcome, StudentTimeout  # noqa: F401
-from .wire import Generator, Handle, Symbol  # noqa: F401
+from hw11grader.judge import compare as expect  # noqa: F401  (expect.close, expect.parts, ...)
+from hw11grader.boundary import AsNumpy  # noqa: F401
+from hw11grader.outcomes import Abort, Failed, Missing, Outcome, StudentTimeout  # noqa: F401
+from hw11grader.boundary.child.wire import Generator, Handle, Symbol  # noqa: F401
 
 # One deterministic profile for grading: same examples on every run, no
 # example database, no timing-dependent behaviour, nothing printed.
@@ -149,12 +149,12 @@ class Sub:
     def experiment(self, qualified: str, *args, timeout=None, shared=False, **kwargs):
         """Run the grader's experiment ``module.function`` with the submission plugged in.
 
-        The experiment runs HERE, in the grader's process (``hw11grader.lab``),
+        The experiment runs HERE, in the grader's process (``hw11grader.boundary.lab``),
         and calls the submission's functions through the boundary.
         ``shared=True``: run it once per grading (same seed for every check that
         asks), so several checks can judge one expensive sweep.
         """
-        from .lab import run_experiment
+        from hw11grader.boundary.lab import run_experiment
 
         seed = seed_for(qualified) if shared else self.seed
         limit = timeout or self.timeout or getattr(getattr(self.boundary, "limits", None), "call_timeout", None)

@@ -72,8 +72,8 @@ class Plan:
     environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
 
 
-ENGINE_DIR = Path(__file__).resolve().parent
-INSTALL_DIR = ENGINE_DIR.parent  # the grader's installation: everything in it is private
+BOUNDARY_DIR = Path(__file__).resolve().parent
+INSTALL_DIR = BOUNDARY_DIR.parent.parent  # the grader's installation: everything in it is private
 JAIL_UID_BASE = int(os.environ.get("HW11_SANDBOX_UID_BASE", "64000"))
 JAIL_SLOTS = 64  # concurrent gradings on one machine, each with its own uid
 JAIL_TMP_SIZE = "512m"
@@ -139,7 +139,7 @@ def _exposes_installation(paths) -> bool:
 
 def jail_command(unshare: str, python: str, config_path) -> list:
     return [unshare, "--mount", "--ipc", "--pid", "--net", "--fork", "--kill-child",
-            python, "-I", "-S", str(ENGINE_DIR / "jail.py"), str(config_path)]
+            python, "-I", "-S", str(BOUNDARY_DIR / "jail.py"), str(config_path)]
 
 
 def _probe_jail(unshare, python, environment) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from .text import MESSAGE_CAP, escape, escape_line
+from hw11grader.text import MESSAGE_CAP, escape, escape_line
 
 SCHEMA = 1
 MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT",

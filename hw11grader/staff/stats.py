@@ -21,8 +21,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from .commands import write_atomic
-from .text import md_inline
+from hw11grader.commands import write_atomic
+from hw11grader.text import md_inline
 
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)|\b(?:nan|inf)\b")
 BINS = 10

@@ -31,8 +31,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from .commands import IGNORED_FOLDERS, SUFFIXES, find_submission, write_atomic
-from .text import escape_line
+from hw11grader.commands import IGNORED_FOLDERS, SUFFIXES, find_submission, write_atomic
+from hw11grader.text import escape_line
 
 STATUSES = ("ok", "load_error", "no_submission", "grader_error")
 
@@ -96,7 +96,7 @@ _WORKER = {}
 
 def _content():
     if "content" not in _WORKER:
-        from .registry import load_content
+        from hw11grader.judge.registry import load_content
         _WORKER["content"] = load_content()
     return _WORKER["content"]
 
@@ -109,9 +109,9 @@ def grade_student(student: Student, limits) -> dict:
             return {"id": student.id, "status": "no_submission", "score": 0.0,
                     "max_score": sum(e.points for e in content.entries), "questions": {}, "checks": [],
                     "error": student.note}
-        from .gradescope import Recording
-        from .report import to_json
-        from .runner import grade
+        from hw11grader.staff.gradescope import Recording
+        from hw11grader.report.terminal import to_json
+        from hw11grader.judge.runner import grade
 
         recording = Recording()
         graded = grade(Path(student.path), content, mode="all", limits=limits, boundary_factory=recording)
@@ -226,7 +226,7 @@ class Progress:
 
 
 def main(args) -> int:
-    from .cli import add_limit_options, limits_from
+    from hw11grader.cli import add_limit_options, limits_from
 
     p = argparse.ArgumentParser(prog="python grader.py batch",
                                 description="Grade every submission under DIR (every check, hidden ones included).")
@@ -252,7 +252,7 @@ def main(args) -> int:
         print(f"grader.py batch: {e}", file=sys.stderr)
         return 2
     todo = [s for s in everyone if in_shard(s.id, a.shard)]
-    from .registry import load_content
+    from hw11grader.judge.registry import load_content
     question_ids = [q.id for q in load_content().questions]
     shard_text = f" (shard {a.shard[0]}/{a.shard[1]} of {len(everyone)})" if a.shard else ""
     print(f"batch: grading {len(todo)} submission(s){shard_text} with {a.jobs} job(s)", file=sys.stderr)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .boundary import ChildBoundary, Limits, Manifest
-from .checking import Session, Sub
-from .loading import LoadError, Submission, load
-from .outcomes import Abort, CheckResult, Failed, GraderError, Outcome
-from .tape import TapeMiss
+from hw11grader.boundary import ChildBoundary, Limits, Manifest
+from hw11grader.judge.checking import Session, Sub
+from hw11grader.loading import LoadError, Submission, load
+from hw11grader.outcomes import Abort, CheckResult, Failed, GraderError, Outcome
+from hw11grader.judge.tape import TapeMiss
 
 # After a property first fails, Hypothesis shrinks the input; past this many
 # further examples the last failure is reported as it is (a count, not a

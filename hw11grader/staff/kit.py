@@ -12,7 +12,7 @@ source files.
 * Recorded, instead of ``reference/``: the kit's ``reference`` package is a
   loader and ``tape.json``, the expectations the public checks asked the
   reference for while they graded, when the kit was built, a correct
-  submission and each known mistake (``hw11grader/tape.py``): the same
+  submission and each known mistake (``hw11grader/judge/tape.py``): the same
   call with the same arguments (Hypothesis is derandomized) gets the same
   value back. Symbolic answers are only their values at the comparison
   points; choices in the answer key are salted hashes.
@@ -36,7 +36,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parent.parent.parent
 KIT_MARKER = ".hw11-kit"
 TEMPLATE_FILES = ("student_template/hw11.py", "student_template/hw11.ipynb")
 COPY_WHOLE = ("hw11grader", "experiments")
@@ -47,7 +47,7 @@ IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 REFERENCE_LOADER = '''"""The student kit's ``reference``: recorded expectations, no reference code.
 
 Each public check asks for the values it compares with; they were recorded
-when the kit was built (see hw11grader/tape.py) and are in tape.json:
+when the kit was built (see hw11grader/judge/tape.py) and are in tape.json:
 numbers and arrays for the inputs the public checks draw, symbolic answers
 only as values at the comparison points, choices as salted hashes.
 """
@@ -55,7 +55,7 @@ import json as _json
 import pathlib as _pathlib
 import sys as _sys
 
-from hw11grader import tape as _tape
+from hw11grader.judge import tape as _tape
 
 _TAPE = _tape.Tape(_json.loads((_pathlib.Path(__file__).parent / "tape.json").read_text(encoding="utf-8")))
 
@@ -84,7 +84,7 @@ class Plan:
 
 
 def plan_kit(repo: Path = REPO_DIR) -> Plan:
-    from .registry import load_content
+    from hw11grader.judge.registry import load_content
 
     if str(repo) not in sys.path:
         sys.path.insert(0, str(repo))
@@ -108,13 +108,13 @@ import json, sys
 from pathlib import Path
 repo, out, jobs = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 sys.path.insert(0, str(repo))
-from hw11grader import tape
+from hw11grader.judge import tape
 recorder = tape.Recorder()
-names = sorted(p.stem for p in (repo / "reference").glob("*.py") if p.stem not in ("__init__", "build_cache"))
+names = sorted(p.stem for p in (repo / "reference").glob("*.py") if p.stem != "__init__")
 tape.install_recorder(recorder, names)
 import dataclasses
-from hw11grader.registry import load_content
-from hw11grader.runner import grade
+from hw11grader.judge.registry import load_content
+from hw11grader.judge.runner import grade
 content = load_content()
 failures = {}
 for job in jobs:
@@ -193,7 +193,7 @@ def write_kit(repo: Path, plan: Plan, out: Path, tape_file: Path):
 
 
 def points_toml(plan: Plan, repo: Path) -> str:
-    from .registry import load_content
+    from hw11grader.judge.registry import load_content
 
     content = load_content()
     lines = ["# Points of the PUBLIC checks of HW11 (the student kit). Hidden checks run only",
@@ -391,7 +391,7 @@ def verify(kit: Path, plan: Plan, recorded: dict, repo: Path = REPO_DIR, python=
 LOAD_CHECK = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from hw11grader.registry import load_content
+from hw11grader.judge.registry import load_content
 import checks, reference
 c = load_content()
 print(json.dumps({"ids": [e.id for e in c.entries], "problems": list(c.problems),

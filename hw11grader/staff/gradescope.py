@@ -21,10 +21,10 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from .commands import find_submission, write_atomic
-from .text import escape, md_inline
+from hw11grader.commands import find_submission, write_atomic
+from hw11grader.text import escape, md_inline
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = REPO_DIR / "tools" / "gradescope"
 # Gradescope kills a run after 10 minutes by default and then shows nothing:
 # grading stops well before that so that results.json is always written.
@@ -40,7 +40,7 @@ class _OutOfTime(SystemExit):
 
 
 def main(args) -> int:
-    from .cli import add_limit_options, limits_from
+    from hw11grader.cli import add_limit_options, limits_from
 
     p = argparse.ArgumentParser(prog="python grader.py gradescope",
                                 description="Grade ROOT/submission/ and write ROOT/results/results.json.")
@@ -103,7 +103,7 @@ class Recording:
     """A boundary factory that remembers the boundary (its manifest holds WRITTEN)."""
 
     def __init__(self):
-        from .boundary import ChildBoundary
+        from hw11grader.boundary import ChildBoundary
         self.factory = ChildBoundary
         self.submission = None
         self.boundary = None
@@ -116,8 +116,8 @@ class Recording:
 
 def grade_root(root: Path, limits, started=None) -> dict:
     """Grade the submission under ``root/submission`` and return results.json's content."""
-    from .registry import load_content
-    from .runner import Graded, grade, written_answers
+    from hw11grader.judge.registry import load_content
+    from hw11grader.judge.runner import Graded, grade, written_answers
 
     started = time.monotonic() if started is None else started
     content = load_content()
@@ -134,7 +134,7 @@ def grade_root(root: Path, limits, started=None) -> dict:
     texts = {}
     if recording.boundary is not None:
         texts = written_answers(content, recording.submission, recording.boundary.manifest)
-    from .report import render_text
+    from hw11grader.report.terminal import render_text
     sys.stdout.write(render_text(graded))  # staff only: stdout_visibility is hidden
     if graded.output:
         print("---- the submission's own output (first 64 KB, control characters escaped) ----")
@@ -143,7 +143,7 @@ def grade_root(root: Path, limits, started=None) -> dict:
 
 
 def _not_run(entry, message):
-    from .outcomes import CheckResult
+    from hw11grader.outcomes import CheckResult
     return CheckResult(entry.id, entry.question, "missing", 0.0, entry.points, entry.visibility, message)
 
 

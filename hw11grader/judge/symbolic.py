@@ -15,7 +15,7 @@ import math
 
 import mpmath
 
-from .wire import Expr
+from hw11grader.boundary.child.wire import Expr
 
 MAX_CHARS = 500
 MAX_NESTING = 50
@@ -273,7 +273,7 @@ def compare(student_tree, expected, ranges: dict, key: str, constraint=None, bin
 
 def _expected_values(expected, names, points, ranges, key):
     """The expected expression's value at each point (a decimal string, or None where undefined)."""
-    from . import tape
+    from hw11grader.judge import tape
 
     if isinstance(expected, tape.TapedExpression):
         return expected.values_for(key, ranges)

@@ -17,7 +17,7 @@ import importlib
 import re
 import time
 
-from .outcomes import Missing, Outcome, StudentError, StudentTimeout
+from hw11grader.outcomes import Missing, Outcome, StudentError, StudentTimeout
 
 PREFIX = "while the grader's experiment ran your code: "
 _NOT_YET = re.compile(r"\(not implemented yet(; [^)]*)?\)$")
@@ -107,7 +107,7 @@ def run_experiment(boundary, qualified: str, args=(), kwargs=None, *, seed: int,
     """
     from experiments import BadValue
 
-    from .boundary import describe_call
+    from hw11grader.boundary import describe_call
 
     fn = _experiment(qualified)
     lab = Lab(boundary, seed=seed, timeout=timeout, label=f"the grader's experiment {qualified}")
@@ -127,7 +127,7 @@ def local_lab(names: dict, seed: int = 0) -> Lab:
     tensors to the functions, plain data back), so the reference runs the
     experiments exactly as a submission does.
     """
-    from .boundary import InProcessBoundary
+    from hw11grader.boundary import InProcessBoundary
 
     boundary = InProcessBoundary(dict(names), label="reference")
     boundary.start()

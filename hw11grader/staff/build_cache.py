@@ -1,6 +1,6 @@
 """Build the reference cache (run in a SUBPROCESS: it imports torch).
 
-    python -m reference.build_cache --out DIR --key KEY [NAME ...]
+    python -m hw11grader.staff.build_cache --out DIR --key KEY [NAME ...]
 
 Runs the grader's own experiments (``experiments/``) with ``REFERENCE``, a
 namespace of torch functions that mirror the reference (``reference/q4_batch.py``
@@ -88,7 +88,7 @@ REFERENCE = types.SimpleNamespace(
 
 def reference_lab():
     """The reference functions behind a Lab: the same wire round trips as a submission's."""
-    from hw11grader.lab import local_lab
+    from hw11grader.boundary.lab import local_lab
     return local_lab(vars(REFERENCE), seed=0)
 
 
@@ -115,7 +115,7 @@ def write(directory: Path, name: str, cache_key: str, data) -> Path:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m reference.build_cache")
+    p = argparse.ArgumentParser(prog="python -m hw11grader.staff.build_cache")
     p.add_argument("--out", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("names", nargs="*")

@@ -1,0 +1,1 @@
+"""Judging: checks, comparisons, the symbolic reader, the registry of checks and the runner."""

@@ -1,0 +1,1 @@
+"""Reports by audience: terminal, JSON, Gradescope, notebook."""
