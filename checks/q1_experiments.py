@@ -87,7 +87,7 @@ def rank_sweep(sub):
     rank each k reaches the Eckart-Young tail; k >= the target's rank beats every smaller rank."""
     sweep = _sweep(sub)
     reference = _reference()["rank_sweep"]
-    _feedback(sub, sweep, reference)
+    sub.feedback(_feedback, sub, sweep, reference)
     ranks, tails, L0 = reference["ranks"], reference["eckart_young"], reference["loss_at_W0"]
     r = reference["target_rank"]
     if sweep["ranks"] != ranks or len(sweep["best_loss"]) != len(ranks):

@@ -46,7 +46,7 @@ def _result(sub):
             "prune_stats")
     if not isinstance(out, dict) or not all(k in out for k in keys):
         raise GraderError("the grader's pruning experiment came back malformed")
-    _feedback(sub, out)
+    sub.feedback(_feedback, sub, out)
     return out
 
 

@@ -29,7 +29,7 @@ from hw11grader.boundary.child.wire import Generator, Handle, Opaque, Symbol
 from hw11grader.judge import compare as expect
 from hw11grader.judge import symbolic
 from hw11grader.judge.checking import check, example, given, st
-from hw11grader.judge.compare import show
+from hw11grader.values import show
 from hw11grader.judge.tape import TapeMiss
 from hw11grader.outcomes import Abort, Failed, GraderError, Missing, Outcome, StudentError, StudentTimeout
 

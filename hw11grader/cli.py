@@ -5,8 +5,9 @@ import argparse
 import os
 import sys
 
-from hw11grader.report import terminal as report
-from hw11grader.boundary import Limits
+from hw11grader.report.json_report import write_json
+from hw11grader.report.terminal import render_text
+from hw11grader.options import add_limit_options, limits_from
 from hw11grader.loading import LoadError, discover
 
 COMMANDS = ("gradescope", "batch", "build", "written", "stats")
@@ -33,27 +34,6 @@ def _single_parser():
                    help="folder for the plots of your experiments (default: hw11_feedback)")
     add_limit_options(p)
     return p
-
-
-def add_limit_options(p):
-    d = Limits()
-    g = p.add_argument_group("limits")
-    g.add_argument("--time-limit", type=float, default=d.submission_timeout, metavar="S",
-                   help=f"wall-clock seconds for grading one submission (default {d.submission_timeout:g})")
-    g.add_argument("--call-timeout", type=float, default=d.call_timeout, metavar="S",
-                   help=f"seconds per call into the submission (default {d.call_timeout:g})")
-    g.add_argument("--load-timeout", type=float, default=d.load_timeout, metavar="S",
-                   help=f"seconds to load the submission (default {d.load_timeout:g})")
-    g.add_argument("--memory-mb", type=int, default=d.sandbox.address_space_mb, metavar="MB",
-                   help=f"address space of the child (default {d.sandbox.address_space_mb})")
-
-
-def limits_from(args) -> Limits:
-    from dataclasses import replace
-    d = Limits()
-    return replace(d, submission_timeout=args.time_limit, call_timeout=args.call_timeout,
-                   load_timeout=args.load_timeout,
-                   sandbox=replace(d.sandbox, address_space_mb=args.memory_mb))
 
 
 class _progress:
@@ -118,7 +98,7 @@ def main(argv=None) -> int:
     with _progress(colour) as progress:
         graded = grade(path, content, mode=mode, questions=[q.lower() for q in args.questions or []],
                        limits=limits_from(args), feedback_dir=args.feedback, progress=progress)
-    sys.stdout.write(report.render_text(graded, colour=colour))
+    sys.stdout.write(render_text(graded, colour=colour))
     if args.json:
-        report.write_json(graded, args.json)
+        write_json(graded, args.json)
     return 1 if any(r.status == "grader_error" for r in graded.results) else 0

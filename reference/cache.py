@@ -52,7 +52,7 @@ def _sources():
     files += [ROOT / "hw11grader" / "boundary" / "lab.py"]
     files += sorted((ROOT / "hw11grader" / "boundary" / "child").glob("*.py"))
     files += [ROOT / "hw11grader" / "staff" / "build_cache.py"]
-    files += [ROOT / "reference" / n for n in ("q4_batch.py", "q7_sensitivity.py", "cache.py")]
+    files += [ROOT / "reference" / n for n in ("q4_batch.py", "q7_sensitivity.py", "cache.py", "empirical.py")]
     return files
 
 

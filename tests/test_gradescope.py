@@ -41,7 +41,7 @@ def touch(path, text="x = 1\n"):
     (["hw_11.py"], "hw_11.py"),
 ])
 def test_the_submission_is_found_whatever_its_name(tmp_path, names, picked):
-    from hw11grader.commands import find_submission
+    from hw11grader.files import find_submission
     for name in names:
         touch(tmp_path / name)
     found = find_submission(tmp_path)
@@ -52,7 +52,7 @@ def test_the_submission_is_found_whatever_its_name(tmp_path, names, picked):
 @pytest.mark.parametrize("names", [[], ["a.ipynb", "b.ipynb"], ["a.py", "b.py"], ["hw110.py", "hw12.py"],
                                    ["__MACOSX/hw11.ipynb", ".ipynb_checkpoints/hw11-checkpoint.ipynb"]])
 def test_no_guess_when_the_submission_is_ambiguous_or_absent(tmp_path, names):
-    from hw11grader.commands import find_submission
+    from hw11grader.files import find_submission
     for name in names:
         touch(tmp_path / name)
     found = find_submission(tmp_path)
@@ -60,7 +60,7 @@ def test_no_guess_when_the_submission_is_ambiguous_or_absent(tmp_path, names):
 
 
 def test_symlinks_are_never_followed(tmp_path):
-    from hw11grader.commands import find_submission
+    from hw11grader.files import find_submission
     secret = touch(tmp_path / "outside" / "secret.py")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "hw11.py").symlink_to(secret)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw11grader.judge import compare
+from hw11grader import values
 from hw11grader.boundary import sandbox
 from hw11grader.boundary.child import wire
 from hw11grader.loading import LoadError, Submission
@@ -111,7 +111,7 @@ def pack_request(message: dict) -> bytes:
 
 
 # -- how a call is shown in a message ------------------------------------
-# Bounded and deterministic: numbers as compare.g prints them, arrays by
+# Bounded and deterministic: numbers as values.g prints them, arrays by
 # shape, dtype and their first entries, never an address or a time.
 ENTRIES_SHOWN = 3  # entries of an array shown (all of them when it has at most one more)
 ITEMS_SHOWN = 4  # items of a list, tuple or dict
@@ -131,7 +131,7 @@ def _entries(a):
     elif a.dtype.kind in "iu":
         items = [str(int(x)) for x in shown]
     else:
-        items = [compare.g(x, 4) for x in shown]
+        items = [values.g(x, 4) for x in shown]
     return ", ".join(items) + (", ..." if flat.size > len(shown) else "")
 
 
@@ -151,7 +151,7 @@ def summarise(value, depth=0):
     if value is None or t is bool or t is int:
         return repr(value)
     if t is float or (isinstance(value, np.generic) and value.dtype.kind == "f"):
-        return compare.g(value)
+        return values.g(value)
     if isinstance(value, np.generic):
         return repr(value.item())
     if t is str:

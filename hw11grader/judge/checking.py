@@ -20,24 +20,76 @@ import inspect
 import time
 from dataclasses import dataclass, field
 
+import functools
+
+import hypothesis
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import strategies as st  # noqa: F401  (re-exported for check authors)
-from hypothesis import example, given  # noqa: F401
+from hypothesis import example  # noqa: F401
 
 from hw11grader.judge import compare as expect  # noqa: F401  (expect.close, expect.parts, ...)
 from hw11grader.boundary import AsNumpy  # noqa: F401
-from hw11grader.outcomes import Abort, Failed, Missing, Outcome, StudentTimeout  # noqa: F401
+from hw11grader.outcomes import CURRENT_RUN, Abort, Failed, Missing, Outcome, StudentTimeout  # noqa: F401
 from hw11grader.boundary.child.wire import Generator, Handle, Symbol  # noqa: F401
 
 # One deterministic profile for grading: same examples on every run, no
-# example database, no timing-dependent behaviour, nothing printed.
-settings.register_profile(
-    "hw11-grading",
+# example database, no timing-dependent behaviour, nothing printed. Applied to
+# each check by ``given`` below; no global Hypothesis profile is loaded.
+GRADING = settings(
     derandomize=True, database=None, deadline=None, print_blob=False,
     max_examples=20, verbosity=Verbosity.quiet, report_multiple_bugs=False,
     suppress_health_check=list(HealthCheck),
 )
-settings.load_profile("hw11-grading")
+
+# After a property first fails, Hypothesis shrinks the input; past this many
+# further examples the last failure is reported as it is (a count, not a
+# clock, so that the report stays identical on every regrade).
+SHRINK_EXAMPLES = 80
+
+
+def given(*args, **kwargs):
+    """``hypothesis.given`` under the grading profile, with shrinking capped at ``SHRINK_EXAMPLES``.
+
+    The body is wrapped once, here (``functools.wraps``: Hypothesis derives
+    the derandomized seed from the body's source, name and signature, which
+    the wrapper keeps); the cap's state lives on the current ``CheckRun``.
+    """
+    def decorate(fn):
+        return GRADING(hypothesis.given(*args, **kwargs)(_bounded_shrinking(fn)))
+
+    return decorate
+
+
+def _bounded_shrinking(body):
+    from hw11grader.judge.tape import TapeMiss
+
+    @functools.wraps(body)
+    def bounded(*args, **kwargs):
+        run = CURRENT_RUN.get()
+        if run is None:  # called outside a grading (a test of a check): no cap
+            return body(*args, **kwargs)
+        if run.shrink_last is not None:
+            run.shrink_after += 1
+            if run.shrink_after > SHRINK_EXAMPLES:
+                raise Abort(run.shrink_last)
+        try:
+            return body(*args, **kwargs)
+        except Outcome as e:
+            run.shrink_last = e
+            raise
+        except TapeMiss as miss:  # the student kit: shrinking stops at the last recorded input
+            if run.shrink_last is not None:
+                raise Abort(run.shrink_last) from None
+            run.shrink_last = Failed(kit_miss(miss))
+            raise run.shrink_last from None
+
+    return bounded
+
+
+def kit_miss(miss):
+    return (f"the self-check kit has no recorded expectation for {miss.call}: an earlier result of yours led "
+            "this check to an input a correct solution never reaches. Compare your function with the "
+            "contract; the grader checks this fully at grading time.")
 
 
 def _no_local_constants():
@@ -173,6 +225,34 @@ class Sub:
         if kind == "outcome":
             raise Abort(value)
         return value
+
+    def feedback(self, fn, *args, **kwargs):
+        """Run feedback-only code (a plot, a notes file, an extra experiment for them): never a verdict.
+
+        Whatever ``fn`` raises (the engine's ``Abort`` included) is swallowed
+        and ``None`` returned; its time does not count against the check's
+        budget; a function it made time out or crash is not disabled for the
+        rest of the grading. So a feedback run cannot change any verdict.
+        """
+        run = CURRENT_RUN.get()
+        disabled = getattr(self.boundary, "disabled", None)
+        before = dict(disabled) if disabled is not None else None
+        began = time.monotonic()
+        if run is not None:
+            run.feedback_depth += 1
+        try:
+            return fn(*args, **kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - feedback only, by design
+            return None
+        finally:
+            if run is not None:
+                run.feedback_depth -= 1
+            self.started += time.monotonic() - began
+            if before is not None:
+                disabled.clear()
+                disabled.update(before)
 
     def feedback_file(self, name: str):
         """A path in the feedback folder for a plot (None when no folder is wanted)."""

@@ -5,15 +5,11 @@ import time
 from dataclasses import dataclass, field
 
 from hw11grader.boundary import ChildBoundary, Limits, Manifest
-from hw11grader.judge.checking import Session, Sub
+from hw11grader.judge.checking import Session, Sub, kit_miss
 from hw11grader.loading import LoadError, Submission, load
-from hw11grader.outcomes import Abort, CheckResult, Failed, GraderError, Outcome
+from hw11grader.outcomes import CURRENT_RUN, Abort, CheckResult, CheckRun, GraderError, Outcome
 from hw11grader.judge.tape import TapeMiss
-
-# After a property first fails, Hypothesis shrinks the input; past this many
-# further examples the last failure is reported as it is (a count, not a
-# clock, so that the report stays identical on every regrade).
-SHRINK_EXAMPLES = 80
+from hw11grader.score import written_answers, written_status
 
 GRADER_FAULT = ("The grader itself failed on this check ({detail}). This is not your fault "
                 "and costs you nothing once fixed: please tell the course staff.")
@@ -55,60 +51,38 @@ def run_check(entry, boundary, manifest: Manifest, session: Session | None = Non
             return result(earlier.status, f"not run: {name} is not called again in this grading "
                                           f"({earlier.message.splitlines()[0]})")
     sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout, session=session or Session())
-    hyp = getattr(spec.function, "hypothesis", None)
-    inner = getattr(hyp, "inner_test", None)
-    if inner is not None:
-        hyp.inner_test = _bounded_shrinking(inner)
+    run = CheckRun()
+    token = CURRENT_RUN.set(run)
     try:
-        spec.function(sub)
+        status, message = _outcome_of(spec.function, sub)
+    finally:
+        CURRENT_RUN.reset(token)
+    if run.aborted is not None and status != run.aborted.status:
+        # the engine's signal was caught by check code: it still decides the verdict
+        status, message = run.aborted.status, run.aborted.message
+    return result(status, message)
+
+
+def _outcome_of(function, sub):
+    """``(status, message)`` of running one check: every cause of ``outcomes.CAUSES`` and anything else."""
+    try:
+        function(sub)
     except Abort as a:
-        return result(a.outcome.status, a.outcome.message)
+        return a.outcome.status, a.outcome.message
     except Outcome as e:
-        return result(e.status, e.message)
+        return e.status, e.message
     except TapeMiss as miss:
-        return result("failed", _kit_miss(miss))
+        return "failed", kit_miss(miss)
     except GraderError as e:
-        return result("grader_error", GRADER_FAULT.format(detail=str(e)[:300]))
+        return "grader_error", GRADER_FAULT.format(detail=str(e)[:300])
     except BaseException as e:  # noqa: BLE001 - the single catch-all, by design
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         outcome = _find_outcome(e)
         if outcome is not None:
-            return result(outcome.status, outcome.message)
-        return result("grader_error", GRADER_FAULT.format(detail=f"{type(e).__name__}: {str(e)[:300]}"))
-    finally:
-        if inner is not None:
-            hyp.inner_test = inner
-    return result("passed", "")
-
-
-def _bounded_shrinking(inner):
-    """Wrap a Hypothesis test body (its documented ``inner_test`` hook) to cap shrinking."""
-    state = {"last": None, "after": 0}
-
-    def bounded(*args, **kwargs):
-        if state["last"] is not None:
-            state["after"] += 1
-            if state["after"] > SHRINK_EXAMPLES:
-                raise Abort(state["last"])
-        try:
-            return inner(*args, **kwargs)
-        except Outcome as e:
-            state["last"] = e
-            raise
-        except TapeMiss as miss:  # the student kit: shrinking stops at the last recorded input
-            if state["last"] is not None:
-                raise Abort(state["last"]) from None
-            state["last"] = Failed(_kit_miss(miss))
-            raise state["last"] from None
-
-    return bounded
-
-
-def _kit_miss(miss):
-    return (f"the self-check kit has no recorded expectation for {miss.call}: an earlier result of yours led "
-            "this check to an input a correct solution never reaches. Compare your function with the "
-            "contract; the grader checks this fully at grading time.")
+            return outcome.status, outcome.message
+        return "grader_error", GRADER_FAULT.format(detail=f"{type(e).__name__}: {str(e)[:300]}")
+    return "passed", ""
 
 
 @dataclass
@@ -126,28 +100,8 @@ class Graded:
     output: str = ""
     protections: dict = field(default_factory=dict)
     plots: list = field(default_factory=list)
-
-
-def written_status(content, submission: Submission | None, manifest: Manifest | None) -> dict:
-    answered = {}
-    if manifest is not None and manifest.written.get("present") and "value" in manifest.written:
-        answered.update({k: v for k, v in manifest.written["value"].items()
-                         if isinstance(v, str) and v.strip()})
-    if submission is not None:
-        for k, v in submission.written_cells.items():
-            if v.strip():
-                answered.setdefault(k, v)
-    return {k: ("present" if k in answered else "missing") for k in content.written_keys}
-
-
-def written_answers(content, submission, manifest) -> dict:
-    """The text of each WRITTEN key (the dict wins over a markdown cell)."""
-    out = {}
-    if submission is not None:
-        out.update({k: v for k, v in submission.written_cells.items() if v.strip()})
-    if manifest is not None and manifest.written.get("present") and "value" in manifest.written:
-        out.update({k: v for k, v in manifest.written["value"].items() if isinstance(v, str) and v.strip()})
-    return out
+    written_text: dict = field(default_factory=dict)  # the text of each answered WRITTEN key
+    nothing_loaded: bool = False  # every cell raised and the submission defined nothing
 
 
 def grade(path, content, *, mode="student", questions=None, limits=Limits(),
@@ -162,7 +116,7 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
         selected = content.select(questions)
         results = [run_check(entry, None, manifest) if not _skip(entry, mode) else _skipped(entry)
                    for entry in selected]
-        return Graded(str(path), mode, results, content, written_status(content, None, None),
+        return Graded(str(path), mode, results, content, written_status(content, {}),
                       warnings + [str(e)], str(e), time.monotonic() - started)
     warnings.extend(submission.warnings)
     boundary = boundary_factory(submission, limits)
@@ -204,13 +158,22 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
         output = boundary.output()
     finally:
         boundary.close()
-    graded = Graded(label, mode, results, content, written_status(content, submission, manifest),
-                    warnings, manifest.message, time.monotonic() - started, output)
+    texts = written_answers(content, submission, manifest)
+    graded = Graded(label, mode, results, content, written_status(content, texts),
+                    warnings, manifest.message, time.monotonic() - started, output, written_text=texts,
+                    nothing_loaded=_nothing_loaded(manifest))
     plan = getattr(boundary, "plan", None)
     graded.protections = ({"in_force": list(plan.in_force), "unavailable": list(plan.unavailable)}
                           if plan is not None else {})
     graded.plots = sorted(session.plots)
     return graded
+
+
+def _nothing_loaded(manifest) -> bool:
+    """Every cell of the submission raised and it defined nothing (e.g. a syntax error)."""
+    if manifest is None or manifest.status != "ok" or manifest.names:
+        return False
+    return bool(manifest.cells) and all(c.get("status") == "error" for c in manifest.cells)
 
 
 def _skip(entry, mode):

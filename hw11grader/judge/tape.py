@@ -254,7 +254,7 @@ def call_key(module: str, name: str, args, kwargs) -> str:
 
 
 def describe_call(name, args, kwargs) -> str:
-    from hw11grader.judge.compare import show
+    from hw11grader.values import show
     parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
     text = f"{name}({', '.join(parts)})"
     return text if len(text) <= 300 else text[:297] + "..."

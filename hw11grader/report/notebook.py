@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import html
 
-from hw11grader.report import terminal as report
+from hw11grader.report.common import MARK
+from hw11grader.report.json_report import to_json
+from hw11grader.report.terminal import render_text
+from hw11grader.score import by_question, tally
 from hw11grader.boundary import InProcessBoundary
 from hw11grader.judge.registry import load_content
 from hw11grader.judge.runner import run_all
@@ -26,28 +29,29 @@ class SelfCheck:
 
     @property
     def score(self):
-        return sum(r.score for r in self.graded.results if r.status != "skipped")
+        return tally(self.graded.results, skipped_apart=True).score
 
     @property
     def max_score(self):
-        return sum(r.max_score for r in self.graded.results if r.status != "skipped")
+        return tally(self.graded.results, skipped_apart=True).max_score
 
     def summary(self) -> dict:
         """Plain data: scores per question and per check (what the tests compare)."""
-        data = report.to_json(self.graded)
+        data = to_json(self.graded)
         return {"score": data["score"], "questions": data["questions"],
                 "checks": {c["id"]: c["status"] for c in data["checks"]}}
 
     def __repr__(self):
-        return report.render_text(self.graded, colour=False)
+        return render_text(self.graded, colour=False)
 
     def _repr_html_(self):
         rows = []
+        totals = by_question(self.graded.content, self.graded.results, skipped_apart=True)
         for q in self.graded.content.questions:
-            rs = [r for r in self.graded.results if r.question == q.id and r.status != "skipped"]
-            if not rs:
+            t = totals.get(q.id)
+            if t is None or not t.checks:
                 continue
-            got, out_of = sum(r.score for r in rs), sum(r.max_score for r in rs)
+            got, out_of = t.score, t.max_score
             colour = "#2e7d32" if got == out_of else "#c62828"
             rows.append(f"<tr><td><b>{q.id.upper()}</b> {html.escape(q.title)}</td>"
                         f"<td style='color:{colour}'>{got:g} / {out_of:g}</td></tr>")
@@ -55,9 +59,9 @@ class SelfCheck:
         for r in self.graded.results:
             if r.status in ("passed", "skipped"):
                 continue
-            problems.append(f"<li><b>{html.escape(report.MARK[r.status])}</b> <code>{html.escape(r.id)}</code>"
+            problems.append(f"<li><b>{html.escape(MARK[r.status])}</b> <code>{html.escape(r.id)}</code>"
                             f"<pre style='white-space:pre-wrap'>{html.escape(r.message)}</pre></li>")
-        hidden = sum(r.max_score for r in self.graded.results if r.status == "skipped")
+        hidden = tally(self.graded.results).hidden
         tail = f" ({hidden:g} more points in hidden checks run at grading time)" if hidden else ""
         body = (f"<div><p><b>HW11 self-check:</b> {self.score:g} / {self.max_score:g} public points{tail}</p>"
                 f"<table>{''.join(rows)}</table>")

@@ -31,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw11grader.commands import IGNORED_FOLDERS, SUFFIXES, find_submission, write_atomic
+from hw11grader.files import IGNORED_FOLDERS, SUFFIXES, find_submission, write_atomic
 from hw11grader.text import escape_line
 
 STATUSES = ("ok", "load_error", "no_submission", "grader_error")
@@ -109,30 +109,20 @@ def grade_student(student: Student, limits) -> dict:
             return {"id": student.id, "status": "no_submission", "score": 0.0,
                     "max_score": sum(e.points for e in content.entries), "questions": {}, "checks": [],
                     "error": student.note}
-        from hw11grader.staff.gradescope import Recording
-        from hw11grader.report.terminal import to_json
         from hw11grader.judge.runner import grade
+        from hw11grader.report.json_report import to_json
 
-        recording = Recording()
-        graded = grade(Path(student.path), content, mode="all", limits=limits, boundary_factory=recording)
+        graded = grade(Path(student.path), content, mode="all", limits=limits)
         record = {"id": student.id, **to_json(graded)}
         if any(r.status == "grader_error" for r in graded.results):
             record["status"] = "grader_error"
-        elif graded.load_message or _nothing_loaded(recording):
+        elif graded.load_message or graded.nothing_loaded:
             record["status"] = "load_error"
         else:
             record["status"] = "ok"
         return record
     except Exception as e:  # noqa: BLE001 - one student's grader failure must not stop the batch
         return grader_failure(student, f"{type(e).__name__}: {e}", traceback.format_exc())
-
-
-def _nothing_loaded(recording) -> bool:
-    """Every cell of the submission raised and it defined nothing (e.g. a syntax error)."""
-    manifest = getattr(recording.boundary, "manifest", None)
-    if manifest is None or manifest.status != "ok" or manifest.names:
-        return False
-    return bool(manifest.cells) and all(c.get("status") == "error" for c in manifest.cells)
 
 
 def grader_failure(student: Student, error: str, detail: str = "") -> dict:
@@ -226,7 +216,7 @@ class Progress:
 
 
 def main(args) -> int:
-    from hw11grader.cli import add_limit_options, limits_from
+    from hw11grader.options import add_limit_options, limits_from
 
     p = argparse.ArgumentParser(prog="python grader.py batch",
                                 description="Grade every submission under DIR (every check, hidden ones included).")

@@ -1,10 +1,9 @@
-"""Build the reference cache (run in a SUBPROCESS: it imports torch).
+"""Build the reference cache (run in a SUBPROCESS: the content it runs imports torch).
 
     python -m hw11grader.staff.build_cache --out DIR --key KEY [NAME ...]
 
-Runs the grader's own experiments (``experiments/``) with ``REFERENCE``, a
-namespace of torch functions that mirror the reference (``reference/q4_batch.py``
-update rules, the reference magnitude pruning and LoRA factors), and writes
+Runs ``reference.empirical.compute(name, lab)`` (the grader's own experiments
+with the reference's torch functions, ``REFERENCE``, behind a Lab) and writes
 ``DIR/<name>-<KEY>.json`` for each NAME (default: all of ``cache.NAMES``),
 each ``{"name", "key", "settings", "data"}``. Files are written atomically
 (temporary file + rename). Fixed seeds throughout: two builds are
@@ -14,98 +13,34 @@ it never imports this module itself.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import math
 import os
 import sys
-import types
 from pathlib import Path
 
-import torch
+from hw11grader.boundary.lab import local_lab
 
-from experiments import q1_lora, q4_batch, q7_sensitivity
-from reference.cache import NAMES
-
-# what the builder runs: part of the cache key (this file's text is hashed)
-SETTINGS = {
-    "q4": {name: {"task": t, "optimizer": o} for name, (t, o) in q4_batch.DEFAULT_SWEEPS.items()},
-    "q7": {"sparsities": list(q7_sensitivity.SPARSITIES)},
-    "q1": {"steps": q1_lora.STEPS},
-}
+CONTENT = "reference.empirical"  # REFERENCE, SETTINGS, compute(name, lab)
+NAMES_FROM = "reference.cache"  # NAMES: the results the cache holds
 
 
-# ---------------------------------------------------------------- the reference, in torch
-
-def linreg_grad(w, X, y):
-    return X.T @ (X @ w - y) / len(y)
-
-
-def sgd_update(params, grads, lr):
-    return [p - lr * g for p, g in zip(params, grads)]
-
-
-def adam_update(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8):
-    b1, b2 = betas
-    t = state.get("step", 0) + 1
-    ms = state.get("m") or [torch.zeros_like(p) for p in params]
-    vs = state.get("v") or [torch.zeros_like(p) for p in params]
-    new_p, new_m, new_v = [], [], []
-    for p, g, m, v in zip(params, grads, ms, vs):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_hat = m / (1 - b1 ** t)
-        v_hat = v / (1 - b2 ** t)
-        new_p.append(p - lr * m_hat / (v_hat.sqrt() + eps))
-        new_m.append(m)
-        new_v.append(v)
-    return new_p, {"step": t, "m": new_m, "v": new_v}
-
-
-def magnitude_prune(W, sparsity):
-    k = min(max(int(round(float(sparsity) * W.numel())), 0), W.numel())
-    out = W.detach().clone().reshape(-1)
-    if k:
-        order = torch.argsort(out.abs(), stable=True)
-        out[order[:k]] = 0.0
-    return out.reshape(W.shape)
-
-
-def lora_init(m, k, l, generator=None):
-    A = torch.randn(m, k, generator=generator, dtype=torch.float64) / math.sqrt(k)
-    return A, torch.zeros(k, l, dtype=torch.float64)
-
-
-def lora_grads(G, A, B):
-    return G @ B.T, A.T @ G
-
-
-REFERENCE = types.SimpleNamespace(
-    linreg_grad=linreg_grad, sgd_update=sgd_update, adam_update=adam_update,
-    magnitude_prune=magnitude_prune, lora_init=lora_init, lora_grads=lora_grads)
-
+def _content():
+    return importlib.import_module(CONTENT)
 
 # ---------------------------------------------------------------- building
 
 def reference_lab():
     """The reference functions behind a Lab: the same wire round trips as a submission's."""
-    from hw11grader.boundary.lab import local_lab
-    return local_lab(vars(REFERENCE), seed=0)
+    return local_lab(vars(_content().REFERENCE), seed=0)
 
 
 def compute(name):
-    lab = reference_lab()
-    if name.startswith("q4_"):
-        task, optimizer = q4_batch.DEFAULT_SWEEPS[name[3:]]
-        return q4_batch.run_sweep(lab, task, optimizer)
-    if name == "q7_sensitivity":
-        return q7_sensitivity.sensitivity(lab, sparsities=SETTINGS["q7"]["sparsities"])
-    if name == "q1_scenarios":
-        return q1_lora.scenarios(lab, steps=SETTINGS["q1"]["steps"])
-    raise KeyError(name)
+    return _content().compute(name, reference_lab())
 
 
 def write(directory: Path, name: str, cache_key: str, data) -> Path:
-    doc = {"name": name, "key": cache_key, "settings": SETTINGS, "data": data}
+    doc = {"name": name, "key": cache_key, "settings": _content().SETTINGS, "data": data}
     text = json.dumps(doc, sort_keys=True, indent=1) + "\n"
     target = directory / f"{name}-{cache_key}.json"
     tmp = directory / f".{name}-{cache_key}.{os.getpid()}.tmp"
@@ -120,13 +55,16 @@ def main(argv=None):
     p.add_argument("--key", required=True)
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
-    names = args.names or list(NAMES)
-    unknown = [n for n in names if n not in NAMES]
+    known = importlib.import_module(NAMES_FROM).NAMES
+    names = args.names or list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
         p.error(f"unknown result(s): {', '.join(unknown)}")
     directory = Path(args.out)
     directory.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
     for name in names:
         write(directory, name, args.key, compute(name))
     return 0

@@ -21,8 +21,9 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from hw11grader.commands import find_submission, write_atomic
-from hw11grader.text import escape, md_inline
+from hw11grader.files import find_submission, write_atomic
+from hw11grader.report.gradescope import error_results, results_json
+from hw11grader.text import escape
 
 REPO_DIR = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = REPO_DIR / "tools" / "gradescope"
@@ -30,9 +31,6 @@ TEMPLATES = REPO_DIR / "tools" / "gradescope"
 # grading stops well before that so that results.json is always written.
 TIME_LIMIT_S = 420.0
 BACKSTOP_S = 90.0  # extra seconds before the alarm that ends a stuck grading
-MESSAGE_CAP = 20_000  # characters per test output (Gradescope truncates near 100,000)
-ERROR_TEXT = ("The autograder itself failed while grading this submission. This is not your fault and "
-              "your score is not final: please tell the course staff (they can see what went wrong).")
 
 
 class _OutOfTime(SystemExit):
@@ -40,7 +38,7 @@ class _OutOfTime(SystemExit):
 
 
 def main(args) -> int:
-    from hw11grader.cli import add_limit_options, limits_from
+    from hw11grader.options import add_limit_options, limits_from
 
     p = argparse.ArgumentParser(prog="python grader.py gradescope",
                                 description="Grade ROOT/submission/ and write ROOT/results/results.json.")
@@ -99,25 +97,10 @@ def _main_thread():
     return threading.current_thread() is threading.main_thread()
 
 
-class Recording:
-    """A boundary factory that remembers the boundary (its manifest holds WRITTEN)."""
-
-    def __init__(self):
-        from hw11grader.boundary import ChildBoundary
-        self.factory = ChildBoundary
-        self.submission = None
-        self.boundary = None
-
-    def __call__(self, submission, limits):
-        self.submission = submission
-        self.boundary = self.factory(submission, limits)
-        return self.boundary
-
-
 def grade_root(root: Path, limits, started=None) -> dict:
     """Grade the submission under ``root/submission`` and return results.json's content."""
     from hw11grader.judge.registry import load_content
-    from hw11grader.judge.runner import Graded, grade, written_answers
+    from hw11grader.judge.runner import Graded, grade
 
     started = time.monotonic() if started is None else started
     content = load_content()
@@ -129,11 +112,8 @@ def grade_root(root: Path, limits, started=None) -> dict:
         graded = Graded("(none)", "all", results, content, {k: "missing" for k in content.written_keys},
                         [found.note])
         return results_json(graded, content, found.note, {}, time.monotonic() - started, picked=False)
-    recording = Recording()
-    graded = grade(found.path, content, mode="all", limits=limits, boundary_factory=recording)
-    texts = {}
-    if recording.boundary is not None:
-        texts = written_answers(content, recording.submission, recording.boundary.manifest)
+    graded = grade(found.path, content, mode="all", limits=limits)
+    texts = graded.written_text
     from hw11grader.report.terminal import render_text
     sys.stdout.write(render_text(graded))  # staff only: stdout_visibility is hidden
     if graded.output:
@@ -145,132 +125,6 @@ def grade_root(root: Path, limits, started=None) -> dict:
 def _not_run(entry, message):
     from hw11grader.outcomes import CheckResult
     return CheckResult(entry.id, entry.question, "missing", 0.0, entry.points, entry.visibility, message)
-
-
-def _question_number(qid: str, index: int) -> int:
-    m = re.match(r"q(\d+)", qid)
-    return int(m.group(1)) if m else index + 1
-
-
-def _short(doc: str, limit=90) -> str:
-    first = " ".join(doc.strip().split("\n\n")[0].split())
-    first = re.split(r"(?<=[.:;])\s", first, maxsplit=1)[0].rstrip(".:;")
-    return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
-
-
-def _cap(text: str) -> str:
-    """Student text as a test's output: control characters escaped, at most MESSAGE_CAP characters."""
-    text = escape(text)
-    return text if len(text) <= MESSAGE_CAP else text[:MESSAGE_CAP] + f"\n[... {len(text) - MESSAGE_CAP} more characters]"
-
-
-def _pts(x) -> str:
-    return f"{x:g}"
-
-
-def results_json(graded, content, note: str, written_text: dict, elapsed: float, picked=True) -> dict:
-    """Gradescope's results.json for a finished grading (plain data, JSON-ready)."""
-    qnum = {q.id: _question_number(q.id, i) for i, q in enumerate(content.questions)}
-    docs = {e.id: e.spec.doc for e in content.entries}
-    counts = {}
-    for r in graded.results:
-        counts[r.question] = counts.get(r.question, 0) + 1
-    width = max(2, len(str(max(counts.values(), default=1))))
-    seen = {}
-    tests = []
-    for r in graded.results:
-        seen[r.question] = seen.get(r.question, 0) + 1
-        short = _short(docs.get(r.id, ""))
-        message = r.message if r.status in ("passed", "failed") else f"[{r.status}] {r.message}".rstrip()
-        tests.append({
-            "name": f"{r.id}: {short}" if short else r.id,
-            "number": f"{qnum.get(r.question, 99)}.{seen[r.question]:0{width}d}",
-            "score": _num(r.score), "max_score": _num(r.max_score),
-            "status": "passed" if r.status == "passed" else "failed",
-            "output": _cap(message),
-            "visibility": "visible" if r.visibility == "public" else "after_published",
-        })
-    after = max(qnum.values(), default=0) + 1
-    for i, key in enumerate(content.written_keys, start=1):
-        text = written_text.get(key)
-        tests.append({
-            "name": f"{key} (written, graded by hand)", "number": f"{after}.{i:02d}",
-            "score": 0.0, "max_score": 0.0, "status": "passed" if text else "failed",
-            "output": _cap(text) if text else "missing", "visibility": "visible",
-        })
-    score = _num(sum(r.score for r in graded.results))
-    return {
-        "score": score,
-        "execution_time": round(float(elapsed), 3),
-        "output": summary_markdown(graded, content, note, picked),
-        "output_format": "md",
-        "test_output_format": "text",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    }
-
-
-def _num(x) -> float:
-    x = float(x)
-    if not math.isfinite(x):
-        raise ValueError(f"a score is not a finite number: {x}")
-    return round(x, 6)
-
-
-def summary_markdown(graded, content, note, picked=True) -> str:
-    results = graded.results
-    got = sum(r.score for r in results)
-    out_of = sum(r.max_score for r in results)
-    lines = [f"## HW11 autograder: {_pts(round(got, 6))} / {_pts(round(out_of, 6))}", ""]
-    lines.append(("Submission: " if picked else "**No submission was graded**: ") + md_inline(note) + ".")
-    lines += ["", "| Question | Score | Checks passed |", "|---|---:|---:|"]
-    for q in content.questions:
-        rs = [r for r in results if r.question == q.id]
-        if rs:
-            lines.append(f"| {q.id.upper()} {q.title} | {_pts(round(sum(r.score for r in rs), 6))} / "
-                         f"{_pts(round(sum(r.max_score for r in rs), 6))} | "
-                         f"{sum(r.status == 'passed' for r in rs)} / {len(rs)} |")
-    lines.append("")
-    hidden = [r for r in results if r.visibility == "hidden"]
-    if hidden:
-        lines.append(f"{len(hidden)} checks ({_pts(sum(r.max_score for r in hidden))} points) are hidden: they "
-                     "count in the score above and their details appear once grades are published.")
-    errors = sum(r.status == "grader_error" for r in results)
-    if errors:
-        lines.append(f"**The grader itself failed on {errors} check(s).** This is not your fault: the staff "
-                     "will regrade.")
-    missing = [k for k, v in graded.written.items() if v == "missing"]
-    total = len(graded.written)
-    if total:
-        lines.append(f"Written answers (graded by hand): {total - len(missing)} of {total} present"
-                     + (f"; missing: {', '.join(missing)}." if missing else "."))
-    if graded.warnings:
-        lines += ["", "Warnings:", "", "```"]
-        for w in graded.warnings[:20]:
-            w = escape(w).replace("```", "'''")  # escaped; and no run of 3 backticks can close the fence
-            lines.append("- " + (w if len(w) <= 2000 else w[:2000] + " ..."))
-        if len(graded.warnings) > 20:
-            lines.append(f"- ... and {len(graded.warnings) - 20} more")
-        lines.append("```")
-    unavailable = (graded.protections or {}).get("unavailable") or []
-    if unavailable:
-        lines += ["", "Protections unavailable on this machine: " + "; ".join(unavailable) + "."]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def error_results(elapsed: float, out_of_time=False) -> dict:
-    """results.json when the grader itself failed: valid, visible, details hidden."""
-    why = ("The grading did not finish in time. " if out_of_time else "")
-    return {
-        "score": 0.0,
-        "execution_time": round(float(elapsed), 3),
-        "output": f"## HW11 autograder\n\n**Autograder error.** {why}{ERROR_TEXT}\n",
-        "output_format": "md",
-        "test_output_format": "text",
-        "stdout_visibility": "hidden",
-        "tests": [{"name": "Autograder error", "number": "0.01", "score": 0.0, "max_score": 0.0,
-                   "status": "failed", "output": why + ERROR_TEXT, "visibility": "visible"}],
-    }
 
 
 # ---------------------------------------------------------------- build gradescope

@@ -21,7 +21,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from hw11grader.commands import write_atomic
+from hw11grader.files import write_atomic
 from hw11grader.text import md_inline
 
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)|\b(?:nan|inf)\b")

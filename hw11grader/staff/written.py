@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hw11grader.commands import write_atomic
+from hw11grader.files import write_atomic
 from hw11grader.text import md_inline, md_quote
 
 ANSWER_CAP = 100_000  # characters of one answer shown
@@ -29,7 +29,7 @@ def collect(path, content, limits):
     """(answers by key, where each came from, notes) for one submission."""
     from hw11grader.boundary import ChildBoundary
     from hw11grader.loading import LoadError, load
-    from hw11grader.judge.runner import written_answers
+    from hw11grader.score import written_answers
 
     notes = []
     try:
@@ -86,7 +86,7 @@ def render(path, content, answers, sources, notes) -> str:
 
 
 def main(args) -> int:
-    from hw11grader.cli import add_limit_options, limits_from
+    from hw11grader.options import add_limit_options, limits_from
     from hw11grader.loading import LoadError, discover
     from hw11grader.judge.registry import load_content
 
