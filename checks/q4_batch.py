@@ -578,35 +578,79 @@ def _check_exponent(sub, name):
         raise Failed(_with_hint(msg, _pattern_hint(name, student, reference)))
 
 
-def _make_sweep_checks(name):
-    uses = USES[name]
-    title = TITLES[name]
+# The sweep checks: one per sweep of ref.SWEEPS and comparison. Their docstrings spell out LOSS_RTOL
+# (0.001) and EXPONENT_BAND (0.15): change them with those constants.
 
-    def final_losses(sub):
-        _check_losses(sub, name)
-
-    def optimal(sub):
-        _check_optimal(sub, name)
-
-    def exponent(sub):
-        _check_exponent(sub, name)
-
-    final_losses.__doc__ = (f"{title}: the grader's sweep with your update rules matches the reference's "
-                            f"final losses (rel. {LOSS_RTOL:g} where both converged).")
-    optimal.__doc__ = f"{title}: the best learning rate per batch size within one grid step of the reference's."
-    exponent.__doc__ = (f"{title}: the fitted exponent of the optimal learning rate within "
-                        f"+-{EXPONENT_BAND:g} of the reference's.")
-    out = []
-    for fn, kind in ((final_losses, "final_losses"), (optimal, "optimal_lr"), (exponent, "exponent")):
-        fn.__name__ = fn.__qualname__ = f"sweep_{name}_{kind}"
-        out.append(check(f"q4.sweep_{name}.{kind}", uses=uses, timeout=SWEEP_TIMEOUT_S)(fn))
-    return out
+@check("q4.sweep_a.final_losses", uses=USES["a"], timeout=SWEEP_TIMEOUT_S)
+def sweep_a_final_losses(sub):
+    """Q4(a) linear regression + SGD: the grader's sweep with your update rules matches the reference's final losses (rel. 0.001 where both converged)."""
+    _check_losses(sub, "a")
 
 
-for _name in ref.SWEEPS:
-    for _fn in _make_sweep_checks(_name):
-        globals()[_fn.__name__] = _fn
-del _name, _fn
+@check("q4.sweep_a.optimal_lr", uses=USES["a"], timeout=SWEEP_TIMEOUT_S)
+def sweep_a_optimal_lr(sub):
+    """Q4(a) linear regression + SGD: the best learning rate per batch size within one grid step of the reference's."""
+    _check_optimal(sub, "a")
+
+
+@check("q4.sweep_a.exponent", uses=USES["a"], timeout=SWEEP_TIMEOUT_S)
+def sweep_a_exponent(sub):
+    """Q4(a) linear regression + SGD: the fitted exponent of the optimal learning rate within +-0.15 of the reference's."""
+    _check_exponent(sub, "a")
+
+
+@check("q4.sweep_b.final_losses", uses=USES["b"], timeout=SWEEP_TIMEOUT_S)
+def sweep_b_final_losses(sub):
+    """Q4(b) MLP + SGD: the grader's sweep with your update rules matches the reference's final losses (rel. 0.001 where both converged)."""
+    _check_losses(sub, "b")
+
+
+@check("q4.sweep_b.optimal_lr", uses=USES["b"], timeout=SWEEP_TIMEOUT_S)
+def sweep_b_optimal_lr(sub):
+    """Q4(b) MLP + SGD: the best learning rate per batch size within one grid step of the reference's."""
+    _check_optimal(sub, "b")
+
+
+@check("q4.sweep_b.exponent", uses=USES["b"], timeout=SWEEP_TIMEOUT_S)
+def sweep_b_exponent(sub):
+    """Q4(b) MLP + SGD: the fitted exponent of the optimal learning rate within +-0.15 of the reference's."""
+    _check_exponent(sub, "b")
+
+
+@check("q4.sweep_c_linreg.final_losses", uses=USES["c_linreg"], timeout=SWEEP_TIMEOUT_S)
+def sweep_c_linreg_final_losses(sub):
+    """Q4(c) linear regression + Adam: the grader's sweep with your update rules matches the reference's final losses (rel. 0.001 where both converged)."""
+    _check_losses(sub, "c_linreg")
+
+
+@check("q4.sweep_c_linreg.optimal_lr", uses=USES["c_linreg"], timeout=SWEEP_TIMEOUT_S)
+def sweep_c_linreg_optimal_lr(sub):
+    """Q4(c) linear regression + Adam: the best learning rate per batch size within one grid step of the reference's."""
+    _check_optimal(sub, "c_linreg")
+
+
+@check("q4.sweep_c_linreg.exponent", uses=USES["c_linreg"], timeout=SWEEP_TIMEOUT_S)
+def sweep_c_linreg_exponent(sub):
+    """Q4(c) linear regression + Adam: the fitted exponent of the optimal learning rate within +-0.15 of the reference's."""
+    _check_exponent(sub, "c_linreg")
+
+
+@check("q4.sweep_c_mlp.final_losses", uses=USES["c_mlp"], timeout=SWEEP_TIMEOUT_S)
+def sweep_c_mlp_final_losses(sub):
+    """Q4(c) MLP + Adam: the grader's sweep with your update rules matches the reference's final losses (rel. 0.001 where both converged)."""
+    _check_losses(sub, "c_mlp")
+
+
+@check("q4.sweep_c_mlp.optimal_lr", uses=USES["c_mlp"], timeout=SWEEP_TIMEOUT_S)
+def sweep_c_mlp_optimal_lr(sub):
+    """Q4(c) MLP + Adam: the best learning rate per batch size within one grid step of the reference's."""
+    _check_optimal(sub, "c_mlp")
+
+
+@check("q4.sweep_c_mlp.exponent", uses=USES["c_mlp"], timeout=SWEEP_TIMEOUT_S)
+def sweep_c_mlp_exponent(sub):
+    """Q4(c) MLP + Adam: the fitted exponent of the optimal learning rate within +-0.15 of the reference's."""
+    _check_exponent(sub, "c_mlp")
 
 
 # ---------------------------------------------------------------- feedback
