@@ -69,7 +69,8 @@ def main(argv=None) -> int:
     args = _single_parser().parse_args(argv)  # exits 2 on bad usage
     from hw11grader.judge.registry import load_content
 
-    content = load_content()
+    asked = [q.lower() for q in args.questions or []]
+    content = load_content(questions=None if args.explain else asked)  # -q q5 imports Q5's checks alone
     if args.explain:
         from hw11grader.staff.explain import explain
         try:
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     colour = (not args.no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
     print(f"Grading {path} ...", file=sys.stderr) if not colour else None
     with _progress(colour) as progress:
-        graded = grade(path, content, mode=mode, questions=[q.lower() for q in args.questions or []],
+        graded = grade(path, content, mode=mode, questions=asked,
                        limits=limits_from(args), feedback_dir=args.feedback, progress=progress)
     sys.stdout.write(render_text(graded, colour=colour))
     if args.json:

@@ -47,6 +47,15 @@ GRADING = settings(
 SHRINK_EXAMPLES = 80
 
 
+# The seed of every check's draws. Until the engine moved to judge/ (issue 11) the
+# derandomized seed was, in effect, the digest of the runner's shrink wrapper,
+# the same for every check; it is kept as this constant so that every regrade,
+# and every recorded report (tests/golden/, tests/snapshots/), stays identical.
+# A check's draws still differ from another's through its own strategies.
+GRADING_SEED = int("0xc88863abcd8e89fd536d4f48f35380b112f72435bce50308"
+                   "02a34177d87fb5a80a610649651f6bf66ad173ae7d94c66", 16)
+
+
 def given(*args, **kwargs):
     """``hypothesis.given`` under the grading profile, with shrinking capped at ``SHRINK_EXAMPLES``.
 
@@ -55,7 +64,7 @@ def given(*args, **kwargs):
     the wrapper keeps); the cap's state lives on the current ``CheckRun``.
     """
     def decorate(fn):
-        return GRADING(hypothesis.given(*args, **kwargs)(_bounded_shrinking(fn)))
+        return hypothesis.seed(GRADING_SEED)(GRADING(hypothesis.given(*args, **kwargs)(_bounded_shrinking(fn))))
 
     return decorate
 

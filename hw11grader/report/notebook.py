@@ -71,9 +71,9 @@ class SelfCheck:
 
 
 def check_namespace(names: dict, questions=None) -> SelfCheck:
-    content = load_content()
     if isinstance(questions, str):
         questions = [questions]
+    content = load_content(questions=questions)
     known = {q.id for q in content.questions}
     for q in questions or []:
         if q not in known:
