@@ -11,6 +11,17 @@ One interface, two variants:
 * ``InProcessBoundary`` (the in-notebook self-check): the student's own
   live namespace, in the student's own kernel. Values still make the same
   round trip through the wire format, so checks see exactly the same data.
+
+Once the submission's code has run, the child's process is the
+submission's: it may have patched json, struct, numpy, os, sys.modules or
+the child program itself, or write on the pipes. So nothing it sends is
+trusted: a reply that is truncated, malformed, of the wrong types, says the
+child program failed, or does not have the shape its request calls for
+(the manifest of a load, a watched call, a batch, an inspection ...) is the
+submission's error (``StudentError``, "could not read"), never the
+grader's; the child is killed and that function is not called again. Only a
+failure to start Python and complete the handshake, before any student
+code has run, is the infrastructure's (retried once, then a GraderError).
 """
 from __future__ import annotations
 
@@ -191,6 +202,33 @@ def describe_call(name, args=(), kwargs=None):
     return f"{name}({_clip(inner, room)})"
 
 
+UNREADABLE = ("your process sent back something the grader could not read ({detail}). This happens when "
+              "code changes json, struct, numpy, os, sys.modules or the grader's own functions in the "
+              "process it runs in, or writes on its pipes")
+STUDENT_KINDS = ("missing", "not_implemented", "raised", "bad_value")  # what a child's failed reply may say
+
+
+def unreadable(detail) -> str:
+    return UNREADABLE.format(detail=_clip(str(detail), 300))
+
+
+def _envelope_problem(reply):
+    """Why ``reply`` is not a reply the child program sends (None when it is one)."""
+    if type(reply) is not dict:
+        return f"a {type(reply).__name__} where a reply is a dict"
+    ok = reply.get("ok")
+    if ok is True:
+        return None
+    if ok is not False:
+        return "a reply that says neither ok nor failed"
+    kind = reply.get("kind")
+    if type(kind) is not str or kind not in STUDENT_KINDS:
+        message = reply.get("message")
+        said = f": {_clip(message, 200)}" if type(message) is str and message else ""
+        return f"a reply of kind {_clip(repr(kind), 60)}{said}"
+    return None
+
+
 def interpret(reply: dict, what: str, call: str | None = None):
     """Turn a reply into its value, or raise the outcome it describes.
 
@@ -199,12 +237,14 @@ def interpret(reply: dict, what: str, call: str | None = None):
     or sent back something wrong (default: ``what``).
     """
     call = call or what
-    if type(reply) is not dict or "ok" not in reply:
-        raise StudentError(f"{call}: the submission's process sent a malformed reply")
+    problem = _envelope_problem(reply)
+    if problem is not None:
+        raise StudentError(f"{call}: {unreadable(problem)}", fatal=True)
     if reply["ok"] is True:
         return reply.get("value")
     kind = reply.get("kind")
-    message = str(reply.get("message", ""))[:4000]
+    message = reply.get("message", "")
+    message = (message if type(message) is str else str(message))[:4000]
     if kind == "missing":
         raise Missing(message, fatal=True)
     if kind == "not_implemented":
@@ -222,7 +262,160 @@ def interpret(reply: dict, what: str, call: str | None = None):
         raise StudentError(f"{call} raised {message}{detail}", fatal=reply.get("fatal") is True)
     if kind == "bad_value":
         raise Failed(f"{call}: {message}")
-    raise GraderError(f"{call}: the child program failed ({kind}: {message})")
+    raise StudentError(f"{call}: {unreadable(f'a reply of kind {kind!r}')}", fatal=True)  # (not reached)
+
+
+# -- what a reply's value must look like ----------------------------------
+# Each ``*_problem`` function says why a value is not what the child program sends for that
+# request (None when it is): the shapes below are exactly those of child_main's operations.
+
+def _is_handle(v):
+    return type(v) is wire.Handle
+
+
+def _handle_inside(value):
+    """Whether a Handle is anywhere in ``value`` (decoded data: lists, tuples, dicts)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is wire.Handle:
+            return True
+        if t is list or t is tuple:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.values())
+    return False
+
+
+def _kept_problem(value, keep):
+    """Handles exactly where ``keep`` asked for them (child_main.encode_value)."""
+    if keep is True:
+        return None if _is_handle(value) else "no kept object where one was asked for"
+    if keep and type(value) in (list, tuple):
+        for i, x in enumerate(value):
+            if i in keep:
+                if not _is_handle(x):
+                    return "no kept object where one was asked for"
+            elif _handle_inside(x):
+                return "a kept object where none was asked for"
+        return None
+    return "a kept object where none was asked for" if _handle_inside(value) else None
+
+
+def _call_problem(value, keep, watch, nargs):
+    if not watch:
+        return _kept_problem(value, keep)
+    if type(value) is not dict or "result" not in value:
+        return "a watched call without its result"
+    mutated = value.get("mutated")
+    if type(mutated) is not list or len(mutated) != nargs or any(type(m) is not bool for m in mutated):
+        return "a watched call without one changed-or-not answer per argument"
+    return _kept_problem(value["result"], keep)
+
+
+def _map_problem(value, ncalls, keep):
+    if type(value) is not list or len(value) != ncalls:
+        return f"not a list of {ncalls} results for {ncalls} calls"
+    for v in value:
+        problem = _kept_problem(v, keep)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _shape_ok(shape):
+    return type(shape) is list and len(shape) <= 32 and all(type(n) is int and n >= 0 for n in shape)
+
+
+def _float_array_ok(value, shape):
+    return (type(value) is np.ndarray and value.dtype == np.float64
+            and list(value.shape) == shape)
+
+
+def _inspect_problem(value, attrs):
+    bad = "an inspection of the wrong shape"
+    if (type(value) is not dict or type(value.get("is_module")) is not bool
+            or type(value.get("parameters")) is not list or type(value.get("buffers")) is not list
+            or type(value.get("attrs")) is not dict):
+        return bad
+    for p in value["parameters"]:
+        if (type(p) is not dict or type(p.get("name")) is not str or not _shape_ok(p.get("shape"))
+                or type(p.get("dtype")) is not str or type(p.get("requires_grad")) is not bool
+                or not _float_array_ok(p.get("value"), p["shape"])):
+            return bad
+    if any(type(b) is not str for b in value["buffers"]):
+        return bad
+    if set(value["attrs"]) != set(attrs):
+        return bad
+    for a in value["attrs"].values():
+        if type(a) is not dict or type(a.get("present")) is not bool:
+            return bad
+        if not a["present"]:
+            continue
+        if any(type(a.get(k)) is not bool for k in ("is_tensor", "is_parameter", "is_buffer")):
+            return bad
+        if a["is_tensor"]:
+            if (type(a.get("requires_grad")) is not bool or not _shape_ok(a.get("shape"))
+                    or type(a.get("dtype")) is not str or not _float_array_ok(a.get("value"), a["shape"])):
+                return bad
+        elif any(a.get(k) is not None for k in ("requires_grad", "shape", "dtype", "value")):
+            return bad
+    return None
+
+
+def _vjp_problem(value):
+    bad = "a forward/backward report of the wrong shape"
+    if (type(value) is not dict or "output" not in value or type(value.get("backward")) is not bool
+            or type(value.get("grads")) is not dict):
+        return bad
+    for g in value["grads"].values():
+        if g is not None and not (type(g) is np.ndarray and g.dtype == np.float64):
+            return bad
+    if _handle_inside(value["output"]):
+        return "a kept object where none was asked for"
+    return None
+
+
+CELL_STATUSES = ("ok", "error")
+NAME_KINDS = ("class", "function", "module", "value")
+
+
+def _plain_dict_problem(d, key):
+    """child_main._plain_dict: {"present": False} | {"present": True, "value": dict} | {..., "error": str}."""
+    if type(d) is not dict or type(d.get("present")) is not bool:
+        return f"{key} of the wrong shape"
+    if not d["present"]:
+        return None
+    if "value" in d:
+        if type(d["value"]) is not dict:
+            return f"{key} of the wrong shape"
+        if _handle_inside(d["value"]):
+            return f"a kept object in {key}"
+        return None
+    if type(d.get("error")) is not str:
+        return f"{key} of the wrong shape"
+    return None
+
+
+def _manifest_problem(reply):
+    """Why the reply to loading is not one child_main.op_load sends (None when it is)."""
+    cells, names = reply.get("cells"), reply.get("names")
+    if type(cells) is not list:
+        return "the report of the cells is not a list"
+    for c in cells:
+        if (type(c) is not dict or type(c.get("name")) is not str or c.get("status") not in CELL_STATUSES
+                or type(c.get("status")) is not str
+                or ("message" in c and type(c["message"]) is not str)):
+            return "a cell's report of the wrong shape"
+    if type(names) is not dict or any(type(k) is not str or type(v) is not str or v not in NAME_KINDS
+                                      for k, v in names.items()):
+        return "the names it defined are of the wrong shape"
+    for key in ("answers", "written"):
+        problem = _plain_dict_problem(reply.get(key), key.upper())
+        if problem is not None:
+            return problem
+    return None
 
 
 class _Drain(threading.Thread):
@@ -307,7 +500,9 @@ class _Requests:
                    "seed": seed, "keep": keep, "watch": bool(watch)}
         if target is not None:
             request["target"] = self._handle_number(target)
-        return self._op(key, key, describe_call(key, args, kwargs), request, timeout)
+        shown = describe_call(key, args, kwargs)
+        value = self._op(key, key, shown, request, timeout)
+        return self._checked(key, shown, value, _call_problem(value, keep, bool(watch), len(request["args"])))
 
     def map(self, name, calls, *, seed, timeout=None, keep=None, drop=()):
         """``[name(*args, **kwargs) for args, kwargs in calls]`` in one round trip.
@@ -325,27 +520,42 @@ class _Requests:
         reply = self._op(name, name, shown, request, timeout, raw=True)
         if reply.get("ok") is not True and type(reply.get("index")) is int and 0 <= reply["index"] < len(calls):
             shown = describe_call(name, *calls[reply["index"]])
-        return interpret(reply, name, shown)
+        value = interpret(reply, name, shown)
+        return self._checked(name, shown, value, _map_problem(value, len(calls), keep))
 
-    def _object_op(self, op, handle, fields, seed, timeout, shown):
+    def _object_op(self, op, handle, fields, seed, timeout, shown, problem):
         key = f"{handle.type_name}.{op}"
         request = {"op": op, "target": self._handle_number(handle), "seed": seed, **fields}
-        return self._op(key, key, shown, request, timeout)
+        value = self._op(key, key, shown, request, timeout)
+        return self._checked(key, shown, value, problem(value))
 
     def inspect(self, handle, attrs=(), *, seed, timeout=None):
         """The parameters, buffers and the named attributes of a kept object, as plain data."""
-        return self._object_op("inspect", handle, {"attrs": [str(a) for a in attrs]}, seed, timeout,
-                               f"inspecting your {handle.type_name}")
+        attrs = [str(a) for a in attrs]
+        return self._object_op("inspect", handle, {"attrs": attrs}, seed, timeout,
+                               f"inspecting your {handle.type_name}", lambda v: _inspect_problem(v, attrs))
 
     def vjp(self, handle, args, cotangent, *, seed, timeout=None):
         """``out = obj(*args)``, back-propagated with ``cotangent`` when given (see child_main)."""
         return self._object_op("vjp", handle, {"args": list(args), "cotangent": cotangent}, seed, timeout,
-                               describe_call(handle.type_name, args))
+                               describe_call(handle.type_name, args), _vjp_problem)
 
     def assign(self, handle, values, *, seed, timeout=None):
         """Set named parameters of a kept object."""
         return self._object_op("assign", handle, {"values": dict(values)}, seed, timeout,
-                               f"setting the parameters of your {handle.type_name}")
+                               f"setting the parameters of your {handle.type_name}",
+                               lambda v: None if v is None else "a value where none is sent back")
+
+    def _checked(self, key, call, value, problem):
+        """``value``, or (``problem`` says why it is not what the request calls for) the student's error."""
+        if problem is None:
+            return value
+        error = StudentError(f"{call}: {unreadable(problem)}", fatal=True)
+        self._distrust(key, error)
+        raise error
+
+    def _distrust(self, key, error):
+        """A reply could not be read: what the boundary does about the process that sent it."""
 
     def drop(self, handles, *, timeout=None):
         numbers = [self._handle_number(h) for h in handles if self._live(h)]
@@ -456,8 +666,16 @@ class ChildBoundary(_Requests):
         except StudentError as e:
             self.manifest = Manifest("died", e.message)
             return self.manifest
-        if not reply.get("ok"):
-            raise GraderError(f"the child program could not load the submission: {reply.get('message')}")
+        # the submission's code has run: a failed or malformed reply is its doing, never the grader's
+        problem = _envelope_problem(reply)
+        if problem is None and reply.get("ok") is not True:
+            problem = f"a reply that says loading failed ({_clip(str(reply.get('message', '')), 200)})"
+        if problem is None:
+            problem = _manifest_problem(reply)
+        if problem is not None:
+            self._kill()
+            self.manifest = Manifest("died", f"loading the submission: {unreadable(problem)}")
+            return self.manifest
         self.manifest = Manifest(
             "ok", cells=reply.get("cells", []), names=reply.get("names", {}),
             answers=reply.get("answers", {"present": False}), written=reply.get("written", {"present": False}),
@@ -529,11 +747,19 @@ class ChildBoundary(_Requests):
         timeout = min(timeout or self.limits.call_timeout, self.deadline - time.monotonic())
         try:
             reply = self._roundtrip(request, timeout, call)
+            problem = _envelope_problem(reply)
+            if problem is not None:  # (a child program that failed, or a forged reply: the same to us)
+                self._kill()
+                raise StudentError(f"{call}: {unreadable(problem)}")
         except (StudentTimeout, StudentError) as e:
             e.fatal = True
             self.disabled[key] = e
             raise
         return reply if raw else interpret(reply, what, call)
+
+    def _distrust(self, key, error):
+        self._kill()
+        self.disabled[key] = error
 
     def _from_tag(self, tag, value):
         if isinstance(value, wire.Handle):
@@ -559,7 +785,10 @@ class ChildBoundary(_Requests):
         except wire.WireError as e:
             self._kill()
             raise StudentError(f"{what} sent back something that is not plain data ({e})") from None
-        if type(reply) is not dict or reply.get("nonce") != self.nonce:
+        except Exception as e:  # whatever else decoding those bytes met: they are the submission's
+            self._kill()
+            raise StudentError(f"{what}: {unreadable(type(e).__name__)}") from None
+        if type(reply) is not dict or type(reply.get("nonce")) is not str or reply["nonce"] != self.nonce:
             self._kill()
             raise StudentError(f"during {what} the submission wrote on the grader's private channel")
         return reply

@@ -11,6 +11,15 @@ Every loop, loss and verdict is the grader's, in the parent.
 
 Calls arrive and results leave on two dedicated pipes (never stdout or
 stderr), and every reply carries the per-run nonce the grader sent first.
+
+What this program calls is bound at start-up, before any submission code
+runs: ``os.read``/``os.write``, the random seeders, a private copy of the
+builtins (and ``wire`` does the same for json, struct and numpy). So a
+submission that patches those in its own process does not change what the
+child reads or sends. One that goes further (replaces this program's own
+functions, forges frames on the pipes) can only make its own replies
+unreadable: the grader validates every reply and charges what it cannot
+read to the submission.
 """
 import builtins
 import linecache
@@ -26,6 +35,19 @@ if __package__:  # in-process use (the notebook self-check)
 else:  # the child: wire.py lies beside this file in the runtime folder
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import wire
+
+# Bound before any submission code runs (see the module's docstring). The submission's own code
+# gets the real builtins module (op_load); this program's functions, defined below, get a copy.
+__builtins__ = dict(vars(builtins))
+_os_read, _os_write = os.read, os.write
+_seed_numpy = np.random.seed
+_random_state = random.seed.__self__  # the module's Random; its seed() is Python code using builtins,
+_seed_random_c = super(random.Random, _random_state).seed  # so seed it as Random.seed does an int
+
+
+def _seed_random(seed):
+    _seed_random_c(seed)
+    _random_state.gauss_next = None
 
 MAX_MESSAGE = 4000
 STUDENT_FILES = set()
@@ -167,7 +189,7 @@ class Channel:
     def read(self, n):
         """Up to ``n`` bytes, from a buffer filled 1 MB at a time (a frame has many small parts)."""
         if self.pos >= len(self.buf):
-            self.buf, self.pos = os.read(self.req_fd, max(n, 1 << 20)), 0
+            self.buf, self.pos = _os_read(self.req_fd, max(n, 1 << 20)), 0
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
         return out
@@ -179,7 +201,7 @@ class Channel:
         message["nonce"] = self.nonce
         data = memoryview(pack_reply(message))
         while data:
-            n = os.write(self.resp_fd, data)
+            n = _os_write(self.resp_fd, data)
             data = data[n:]
 
 
@@ -193,7 +215,7 @@ def pack_reply(message):
 
     try:
         return wire.pack(message, hook)
-    except (wire.WireError, RecursionError, ValueError, TypeError) as e:
+    except Exception as e:  # (encoding a returned value may run the submission's code: its fault)
         return wire.pack({"nonce": message.get("nonce"), "ok": False, "kind": "bad_value",
                           "message": f"the value could not be sent back: {short(e, 300)}"})
 
@@ -264,8 +286,8 @@ STATE = {"names": None}
 
 
 def reseed(seed):
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
+    _seed_random(seed)
+    _seed_numpy(seed % (2**32))
     if "torch" in sys.modules:  # the CPU generator alone: torch.manual_seed also probes every
         sys.modules["torch"].default_generator.manual_seed(seed)  # accelerator (~0.1-0.6 ms a call)
 
@@ -293,8 +315,8 @@ def op_load(req):
             report.update(status="error", message=_syntax_message(e, cell["name"]))
             cells.append(report)
             continue
-        reseed(req.get("seed", 0))
         try:
+            reseed(req.get("seed", 0))  # (inside: a cell may have broken what seeding uses)
             exec(code, names)
         except BaseException as e:  # a raising cell keeps what it defined
             report.update(status="error", message=failure(e).get("traceback") or describe(e))
@@ -362,10 +384,10 @@ def op_call(req):
     fn, refused = _target_function(req)
     if refused:
         return refused
-    reseed(req["seed"])
     args = req.get("args", [])
     watch = req.get("watch") is True
     try:
+        reseed(req["seed"])  # (inside: the submission may have broken what seeding uses)
         before = [_tensor_copies(a) for a in args] if watch else None
         value = fn(*args, **req.get("kwargs", {}))
     except BaseException as e:
@@ -413,8 +435,8 @@ def op_map(req):
         return refused
     values = []
     for i, item in enumerate(req.get("calls") or []):
-        reseed(req["seed"])
         try:
+            reseed(req["seed"])
             value = fn(*item.get("args", []), **item.get("kwargs", {}))
         except BaseException as e:
             out = failure(e)
@@ -563,10 +585,13 @@ def main():
     while True:
         try:
             req = channel.receive()
-        except EOFError:
+        except (EOFError, OSError):  # the grader is gone, or the submission closed the pipe
             return
-        except (wire.WireError, LookupError, ValueError, TypeError) as e:
+        except Exception as e:
             channel.send({"ok": False, "kind": "bad_request", "message": describe(e)})
+            continue
+        if type(req) is not dict:
+            channel.send({"ok": False, "kind": "bad_request", "message": "a request is a dict"})
             continue
         op = OPS.get(req.get("op"))
         if op is None:

@@ -19,6 +19,12 @@ float, and a frame is at most ``MAX_JSON_BYTES`` of JSON plus
 ``MAX_TOTAL_BLOB_BYTES`` of arrays. Anything else is a ``WireError``: the
 sender's bad value, never the receiver's failure.
 
+Everything this module calls is bound when it is imported - in the child,
+before any submission code runs - so a submission that replaces ``json``,
+``struct``, ``numpy`` or ``math`` functions, or builtins, in its own
+process does not change how the child encodes its replies or decodes its
+requests (the parent trusts none of it anyway).
+
 Tagged records (JSON objects with a single ``$`` key):
   {"$array": i, "dtype", "shape"[, "as": "torch"|"numpy"]}  an array
   {"$tuple": [..]}                 a tuple (lists stay lists)
@@ -31,12 +37,27 @@ Tagged records (JSON objects with a single ``$`` key):
 """
 from __future__ import annotations
 
+import builtins as _builtins_module
 import json
+import json.decoder
+import json.encoder
+import json.scanner
 import math
 import re
 import struct
 
 import numpy as np
+
+# This module's functions look builtins up in a private copy taken now (a function keeps the
+# builtins of the globals it was defined in): a submission patching builtins changes nothing here.
+__builtins__ = dict(vars(_builtins_module))
+
+_HEADER = struct.Struct(">II")
+_BLOB_LENGTH = struct.Struct(">Q")
+_isfinite, _isnan = math.isfinite, math.isnan
+_SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_ndarray, _np_dtype, _frombuffer = np.ndarray, np.dtype, np.frombuffer
+_as_ndarray = np.ndarray.view  # ``_as_ndarray(a, _ndarray)``: a subclass's data as a plain ndarray
 
 SCHEMA = 1
 ALLOWED_DTYPES = frozenset(
@@ -147,6 +168,8 @@ class Encoder:
         self.nodes = 0
 
     def array(self, a: np.ndarray, as_=None):
+        if type(a) is not _ndarray:  # (a subclass may override what is read below)
+            a = _as_ndarray(a, _ndarray)
         name = _DTYPE_NAMES.get(a.dtype)  # (a dict lookup: ``dtype.name`` is slow)
         if name is None:
             raise WireError(f"arrays of dtype {a.dtype.name} cannot cross")
@@ -174,9 +197,9 @@ class Encoder:
                 raise WireError(f"integer too large (more than {MAX_INT_DIGITS} digits)")
             return v
         if t is float:
-            if math.isfinite(v):
+            if _isfinite(v):
                 return v
-            return {"$float": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+            return {"$float": "nan" if _isnan(v) else ("inf" if v > 0 else "-inf")}
         if t is list:
             return [self.encode(x, depth + 1) for x in v]
         if t is tuple:
@@ -190,9 +213,9 @@ class Encoder:
                     k = "$" + k  # never confused with a tag
                 out[k] = self.encode(x, depth + 1)
             return out
-        if t is np.ndarray:
+        if t is _ndarray:
             return self.array(v)
-        if isinstance(v, np.generic) and type(v) in _NUMPY_SCALARS:
+        if t in _NUMPY_SCALARS:
             return self.encode(v.item(), depth + 1)
         if t is Symbol:
             return {"$sym": v.name}
@@ -217,13 +240,30 @@ _NUMPY_SCALARS = frozenset(
 )
 
 
+def _not_json(o):
+    raise TypeError(f"a value of type {type(o).__name__} is not JSON")
+
+
+# The JSON text of a tree, as ``json.dumps(tree, separators=(",", ":"), allow_nan=False)`` writes
+# it: the C encoder, built once (no circular-reference check: an Encoder's trees are fresh).
+_c_make_encoder = json.encoder.c_make_encoder
+if _c_make_encoder is not None:
+    _c_encoder = _c_make_encoder(None, _not_json, json.encoder.encode_basestring_ascii, None,
+                                 ":", ",", False, False, False)
+
+    def _dumps(tree, _encode=_c_encoder, _join="".join):
+        return _join(_encode(tree, 0))
+else:  # pragma: no cover - an interpreter without the _json accelerator
+    _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_not_json).encode
+
+
 def pack(message: dict, to_plain=None) -> bytes:
     enc = Encoder(to_plain)
     tree = enc.encode(message)
-    body = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    parts = [struct.pack(">II", len(body), len(enc.blobs)), body]
+    body = _dumps(tree).encode("utf-8")
+    parts = [_HEADER.pack(len(body), len(enc.blobs)), body]
     for b in enc.blobs:
-        parts.append(struct.pack(">Q", len(b)))
+        parts.append(_BLOB_LENGTH.pack(len(b)))
         parts.append(b)
     return b"".join(parts)
 
@@ -263,17 +303,19 @@ def _decode_tag(tree, blobs, from_tag, depth, budget):
         shape = tree.get("shape")
         if type(i) is not int or not 0 <= i < len(blobs):
             raise WireError("bad array reference")
-        if dtype not in ALLOWED_DTYPES:
-            raise WireError(f"array dtype {dtype!r} not allowed")
+        if type(dtype) is not str or dtype not in ALLOWED_DTYPES:
+            raise WireError(f"array dtype {_clip(dtype)} not allowed")
         if type(shape) is not list or len(shape) > 32 or any(type(s) is not int or s < 0 for s in shape):
             raise WireError("bad array shape")
-        dt = np.dtype(dtype)
+        if tree.get("as") not in (None, "torch", "numpy"):
+            raise WireError("bad array conversion")
+        dt = _np_dtype(dtype)
         n = 1
         for s in shape:
             n *= s
         if n * dt.itemsize != len(blobs[i]):
             raise WireError("array bytes do not match its shape and dtype")
-        a = np.frombuffer(blobs[i], dtype=dt).reshape(shape).copy()
+        a = _frombuffer(blobs[i], dtype=dt).reshape(shape).copy()
         if from_tag is not None and tree.get("as"):
             return from_tag(tree, a)
         return a
@@ -282,14 +324,18 @@ def _decode_tag(tree, blobs, from_tag, depth, budget):
             raise WireError("bad tuple")
         return tuple(decode(x, blobs, from_tag, depth + 1, budget) for x in tree["$tuple"])
     if "$float" in tree:
-        special = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-        if type(tree["$float"]) is not str or tree["$float"] not in special:
+        if type(tree["$float"]) is not str or tree["$float"] not in _SPECIAL_FLOATS:
             raise WireError("bad non-finite float")
-        return special[tree["$float"]]
+        return _SPECIAL_FLOATS[tree["$float"]]
     if "$opaque" in tree:
+        if type(tree["$opaque"]) is not str:
+            raise WireError("bad opaque record")
         return Opaque(tree["$opaque"])
     if "$handle" in tree:
-        h = Handle(tree["$handle"], tree.get("type", "object"))
+        number, type_name = tree["$handle"], tree.get("type", "object")
+        if type(number) is not int or not 0 <= number < 2**63 or type(type_name) is not str:
+            raise WireError("bad handle")
+        h = Handle(number, type_name)
         return from_tag(tree, h) if from_tag is not None else h
     if "$expr" in tree:
         _check_expr(tree["$expr"], [0], 0)
@@ -298,15 +344,25 @@ def _decode_tag(tree, blobs, from_tag, depth, budget):
     if "$sym" in tree or "$generator" in tree:
         if from_tag is None:
             raise WireError("unexpected tag")
+        if "$sym" in tree and type(tree["$sym"]) is not str:
+            raise WireError("bad symbol")
+        if "$generator" in tree and type(tree["$generator"]) is not int:
+            raise WireError("bad generator seed")
         return from_tag(tree, None)
     raise WireError(f"unknown tag {sorted(tree)[:3]}")
+
+
+def _clip(value):
+    """A received value in a message: its repr, short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_expr(node, count, depth):
     count[0] += 1
     if count[0] > MAX_EXPR_NODES or depth > 200:
         raise WireError("expression too large")
-    if type(node) is not list or len(node) != 2 or node[0] not in EXPR_KINDS:
+    if type(node) is not list or len(node) != 2 or type(node[0]) is not str or node[0] not in EXPR_KINDS:
         raise WireError("malformed expression")
     kind, arg = node
     if kind == "Symbol":
@@ -341,25 +397,41 @@ def read_exact(read, n: int) -> bytes:
     return b"".join(chunks)
 
 
+# JSON text to a tree, as ``json.loads(text, parse_constant=..., parse_int=...)`` reads it, with a
+# scanner built once (the C one where there is one): a later patch of json changes nothing.
+_WHITESPACE = re.compile(r"[ \t\n\r]*").match
+
+
+def _loads(text):
+    end = _WHITESPACE(text, 0).end()
+    try:
+        tree, end = _scan_once(text, end)
+    except StopIteration:
+        raise WireError("message is not valid JSON: JSONDecodeError") from None
+    if _WHITESPACE(text, end).end() != len(text):
+        raise WireError("message is not valid JSON: JSONDecodeError")
+    return tree
+
+
 def unpack(read, from_tag=None):
     """Read one frame with ``read(n)`` and decode it."""
-    body_len, nblobs = struct.unpack(">II", read_exact(read, 8))
+    body_len, nblobs = _HEADER.unpack(read_exact(read, 8))
     if body_len > MAX_JSON_BYTES or nblobs > MAX_BLOBS:
         raise WireError("message too large")
     body = read_exact(read, body_len)
     blobs = []
     total = 0
     for _ in range(nblobs):
-        (n,) = struct.unpack(">Q", read_exact(read, 8))
+        (n,) = _BLOB_LENGTH.unpack(read_exact(read, 8))
         total += n
         if total > MAX_TOTAL_BLOB_BYTES:
             raise WireError("message too large")
         blobs.append(read_exact(read, n))
     try:
-        tree = json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_int=_parse_int)
+        tree = _loads(body.decode("utf-8"))
     except WireError:
         raise
-    except (ValueError, RecursionError, MemoryError) as e:  # JSONDecodeError, UnicodeDecodeError ...
+    except Exception as e:  # JSONDecodeError, UnicodeDecodeError, RecursionError, MemoryError ...
         raise WireError(f"message is not valid JSON: {type(e).__name__}") from None
     try:
         return decode(tree, blobs, from_tag)
@@ -376,3 +448,7 @@ def _parse_int(text):
     if len(text) - text.startswith("-") > MAX_INT_DIGITS:
         raise WireError(f"integer too large (more than {MAX_INT_DIGITS} digits)")
     return int(text)
+
+
+_scan_once = json.scanner.make_scanner(
+    json.decoder.JSONDecoder(parse_constant=_no_constant, parse_int=_parse_int))

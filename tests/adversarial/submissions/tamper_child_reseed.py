@@ -1,0 +1,42 @@
+"""Replaces the child program's reseed() (found as sys.modules['__main__']) with one that raises."""
+import sys
+
+import torch
+
+def _refuse(*args, **kwargs):
+    raise RuntimeError("replaced by the submission")
+
+
+sys.modules["__main__"].reseed = _refuse
+
+
+# honest functions: the checks of Q3 and Q5 call them
+def qk_matrix(W_Q, W_K):
+    return W_Q.T @ W_K
+
+
+def ov_matrix(W_O, W_V):
+    return W_O @ W_V
+
+
+def attention_mix(X, A):
+    return X @ A.T
+
+
+def param_bytes(n_params, bytes_per_param=2):
+    return n_params * bytes_per_param
+
+
+def petaflop_days(flops):
+    return flops / (1e15 * 86400)
+
+
+def compute_for_params(N, a=0.1, e=0.5):
+    return (N / a) ** (1 / e)
+
+
+def tokens_to_books(tokens, tokens_per_word=1.4, words_per_page=400, pages_per_book=300):
+    return tokens / tokens_per_word / words_per_page / pages_per_book
+
+
+ANSWERS = {"q5c_C": (1e14 / 0.1) ** (1 / 0.5)}  # (compute_for_params(1e14), written out)
