@@ -13,8 +13,19 @@ import os as _os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     _os.environ.setdefault(_name, "1")
 
-from hw11grader.boundary import Limits  # noqa: E402
-from hw11grader.judge.registry import load_content  # noqa: E402
-from hw11grader.judge.runner import grade  # noqa: E402
-
 __all__ = ["grade", "load_content", "Limits"]
+
+
+def __getattr__(name):
+    """The public surface, imported on first use (``import hw11grader.cli`` stays light, so the
+    child can be started before the grader imports Hypothesis, sympy and the checks)."""
+    if name == "Limits":
+        from hw11grader.boundary import Limits
+        return Limits
+    if name == "load_content":
+        from hw11grader.judge.registry import load_content
+        return load_content
+    if name == "grade":
+        from hw11grader.judge.runner import grade
+        return grade
+    raise AttributeError(f"module 'hw11grader' has no attribute {name!r}")

@@ -67,19 +67,18 @@ def main(argv=None) -> int:
         from hw11grader import commands
         return commands.run(argv[0], argv[1:])
     args = _single_parser().parse_args(argv)  # exits 2 on bad usage
-    from hw11grader.judge.registry import load_content
+    from hw11grader.judge.registry import load_content, question_ids
 
-    asked = [q.lower() for q in args.questions or []]
-    content = load_content(questions=None if args.explain else asked)  # -q q5 imports Q5's checks alone
     if args.explain:
         from hw11grader.staff.explain import explain
         try:
-            sys.stdout.write(explain(content, args.explain))
+            sys.stdout.write(explain(load_content(), args.explain))
         except KeyError as e:
             print(f"grader.py: {e.args[0]}", file=sys.stderr)
             return 2
         return 0
-    known = {q.id for q in content.questions}
+    asked = [q.lower() for q in args.questions or []]
+    known = set(question_ids())
     if args.questions:
         bad = [q for q in args.questions if q.lower() not in known]
         if bad:
@@ -97,7 +96,9 @@ def main(argv=None) -> int:
     colour = (not args.no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
     print(f"Grading {path} ...", file=sys.stderr) if not colour else None
     with _progress(colour) as progress:
-        graded = grade(path, content, mode=mode, questions=asked,
+        # the checks are loaded once the child is started (their imports overlap the submission's);
+        # -q q5 imports Q5's checks and reference alone
+        graded = grade(path, lambda: load_content(questions=asked), mode=mode, questions=asked,
                        limits=limits_from(args), feedback_dir=args.feedback, progress=progress)
     sys.stdout.write(render_text(graded, colour=colour))
     if args.json:

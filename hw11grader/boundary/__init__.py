@@ -579,6 +579,7 @@ class ChildBoundary(_Requests):
         self.generation = 0
         self.disabled: dict[str, Exception] = {}
         self.manifest: Manifest | None = None
+        self.loading = None  # (deadline, a failure while sending) once begin() sent the load
         self.starts = 0
         self.tmp = Path(tempfile.mkdtemp(prefix="hw11-"))
         self.runtime = self.tmp / "runtime"
@@ -655,11 +656,33 @@ class ChildBoundary(_Requests):
         self.starts += 1
         self.nonce = secrets.token_hex(16)
 
-    def start(self) -> Manifest:
-        """Start the child and load the submission; the manifest says how it went."""
+    def begin(self):
+        """Start the child and send it the submission to load, without waiting for the load.
+
+        The grader imports its checks and reference meanwhile, so the
+        submission's own imports (torch) overlap the grader's. The load's time
+        limit runs from here: it is the submission's loading that is timed.
+        Called by ``start`` when not called before.
+        """
+        if self.loading is not None:
+            return
         self._start_python()
+        timeout = self.limits.load_timeout
+        deadline = time.monotonic() + timeout
+        self.loading = (deadline, None)
         try:
-            reply = self._roundtrip(self._load_request(), self.limits.load_timeout, "loading the submission")
+            self._send(self._load_request(), deadline, timeout, "loading the submission")
+        except (StudentError, StudentTimeout) as e:
+            self.loading = (deadline, e)
+
+    def start(self) -> Manifest:
+        """Start the child (``begin``) and load the submission; the manifest says how it went."""
+        self.begin()
+        deadline, failed = self.loading
+        try:
+            if failed is not None:
+                raise failed
+            reply = self._receive(deadline, self.limits.load_timeout, "loading the submission")
         except StudentTimeout:
             self.manifest = Manifest("timeout", f"loading the submission took longer than {self.limits.load_timeout:g} s")
             return self.manifest
@@ -768,14 +791,28 @@ class ChildBoundary(_Requests):
         return value
 
     def _roundtrip(self, request, timeout, what):
+        deadline = time.monotonic() + timeout
+        self._send(request, deadline, timeout, what)
+        return self._receive(deadline, timeout, what)
+
+    def _send(self, request, deadline, timeout, what):
         try:
             data = pack_request(request)
         except wire.WireError as e:
             raise GraderError(f"cannot send {what}: {e}") from None
-        deadline = time.monotonic() + timeout
+        self._guarded(lambda: _write_all(self.req_w, data, deadline), timeout, what)
+
+    def _receive(self, deadline, timeout, what):
+        reply = self._guarded(lambda: self.reader.read_frame(deadline, self._from_tag), timeout, what)
+        if type(reply) is not dict or type(reply.get("nonce")) is not str or reply["nonce"] != self.nonce:
+            self._kill()
+            raise StudentError(f"during {what} the submission wrote on the grader's private channel")
+        return reply
+
+    def _guarded(self, step, timeout, what):
+        """One step of talking to the child; what goes wrong is charged to the submission's process."""
         try:
-            _write_all(self.req_w, data, deadline)
-            reply = self.reader.read_frame(deadline, self._from_tag)
+            return step()
         except TimeoutError:
             self._kill()
             raise StudentTimeout(f"{what} did not finish within {timeout:g} s") from None
@@ -788,10 +825,6 @@ class ChildBoundary(_Requests):
         except Exception as e:  # whatever else decoding those bytes met: they are the submission's
             self._kill()
             raise StudentError(f"{what}: {unreadable(type(e).__name__)}") from None
-        if type(reply) is not dict or type(reply.get("nonce")) is not str or reply["nonce"] != self.nonce:
-            self._kill()
-            raise StudentError(f"during {what} the submission wrote on the grader's private channel")
-        return reply
 
     # -- teardown -------------------------------------------------------
     def _kill(self):

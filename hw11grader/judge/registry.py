@@ -9,6 +9,7 @@ adding a module and its table entries: the engine names no question.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +69,16 @@ class Content:
 
 
 def question_of_module(name: str) -> str:
-    """``q5_chinchilla`` -> ``q5``: a check module is named after its question (the one convention)."""
+    """``qN_topic`` -> ``qN``: a check module is named after its question (the one convention)."""
     return name.split("_", 1)[0].lower()
+
+
+def question_ids(package: str = "checks") -> list:
+    """The questions of ``points.toml``, in homework order (reads the table only: imports no check)."""
+    spec = importlib.util.find_spec(package)
+    folder = Path(spec.origin).parent
+    with open(folder / "points.toml", "rb") as f:
+        return list(tomllib.load(f).get("questions", {}))
 
 
 def load_content(package: str = "checks", questions=None) -> Content:

@@ -5,10 +5,8 @@ import time
 from dataclasses import dataclass, field
 
 from hw11grader.boundary import ChildBoundary, Limits, Manifest
-from hw11grader.judge.checking import Session, Sub, kit_miss
 from hw11grader.loading import LoadError, Submission, load
 from hw11grader.outcomes import CURRENT_RUN, Abort, CheckResult, CheckRun, GraderError, Outcome
-from hw11grader.judge.tape import TapeMiss
 from hw11grader.score import written_answers, written_status
 
 GRADER_FAULT = ("The grader itself failed on this check ({detail}). This is not your fault "
@@ -50,6 +48,8 @@ def run_check(entry, boundary, manifest: Manifest, session: Session | None = Non
         if earlier is not None:
             return result(earlier.status, f"not run: {name} is not called again in this grading "
                                           f"({earlier.message.splitlines()[0]})")
+    from hw11grader.judge.checking import Session, Sub
+
     sub = Sub(boundary, manifest, spec.id, timeout=spec.timeout, session=session or Session())
     run = CheckRun()
     token = CURRENT_RUN.set(run)
@@ -65,6 +65,9 @@ def run_check(entry, boundary, manifest: Manifest, session: Session | None = Non
 
 def _outcome_of(function, sub):
     """``(status, message)`` of running one check: every cause of ``outcomes.CAUSES`` and anything else."""
+    from hw11grader.judge.checking import kit_miss
+    from hw11grader.judge.tape import TapeMiss
+
     try:
         function(sub)
     except Abort as a:
@@ -106,20 +109,35 @@ class Graded:
 
 def grade(path, content, *, mode="student", questions=None, limits=Limits(),
           boundary_factory=ChildBoundary, progress=None, feedback_dir=None) -> Graded:
-    """Grade the submission at ``path`` in a child process."""
+    """Grade the submission at ``path`` in a child process.
+
+    ``content``: the checks, or a function that loads them: it is then called
+    once the child has been started, so that the grader's imports of checks
+    and reference overlap the submission's own (torch).
+    """
     started = time.monotonic()
-    warnings = [f"grader configuration: {p}" for p in content.problems]
     try:
         submission = load(path)
     except LoadError as e:
+        content = content() if callable(content) else content
+        warnings = [f"grader configuration: {p}" for p in content.problems]
         manifest = Manifest("died", str(e))
         selected = content.select(questions)
         results = [run_check(entry, None, manifest) if not _skip(entry, mode) else _skipped(entry)
                    for entry in selected]
         return Graded(str(path), mode, results, content, written_status(content, {}),
                       warnings + [str(e)], str(e), time.monotonic() - started)
-    warnings.extend(submission.warnings)
     boundary = boundary_factory(submission, limits)
+    if callable(content):
+        begin = getattr(boundary, "begin", None)
+        try:
+            if begin is not None:
+                begin()
+            content = content()
+        except BaseException:
+            boundary.close()
+            raise
+    warnings = [f"grader configuration: {p}" for p in content.problems] + list(submission.warnings)
     return run_all(boundary, str(path), content, submission=submission, mode=mode, questions=questions,
                    limits=limits, progress=progress, feedback_dir=feedback_dir, warnings=warnings,
                    started=started)
@@ -128,6 +146,8 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
 def run_all(boundary, label, content, *, submission=None, mode="student", questions=None,
             limits=Limits(), progress=None, feedback_dir=None, warnings=None, started=None) -> Graded:
     """Start the boundary, run the selected checks in order, close it, and collect a Graded."""
+    from hw11grader.judge.checking import Session
+
     started = started or time.monotonic()
     warnings = list(warnings or [])
     session = Session(feedback_dir=feedback_dir)
