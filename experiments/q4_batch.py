@@ -56,9 +56,13 @@ handle to it, passed back as the state argument of the run's next step
 (``{}`` at the first step); superseded handles are dropped in the next map,
 the last ones at the end. The grader's own work (batch and final losses, the
 MLP's forward and backward passes) is vectorised over the runs of a batch
-size; each run's numbers depend only on its own arrays (fixed shapes: a
-diverged run's slot is reset, not removed), so they do not depend on which
-other runs diverged.
+size; each run's numbers depend only on its own arrays (every matrix product
+is one BLAS call per run and replica, every other operation element-wise or
+per run; a diverged run's slot is reset, and once the runs after it have
+diverged too it is no longer computed), so they do not depend on which other
+runs diverged. The MLP's intermediate arrays and gradients are written into
+buffers reused at every step, and the arrays returned by the update rules are
+copied straight into the stacked parameters.
 """
 import math
 from functools import lru_cache
@@ -147,69 +151,115 @@ def _t(a):
 _BLAS_MAX = 1 << 17
 
 
-def _mm(A, B):
-    """``A @ B`` (stacked, broadcasting like ``np.matmul``) in row blocks small enough for one thread."""
+def _mm(A, B, out=None):
+    """``A @ B`` (stacked, broadcasting like ``np.matmul``) in row blocks small enough for one thread.
+
+    ``out``: a C-contiguous array of the result's shape to write into (no allocation).
+    Each 2-D product is handed to BLAS exactly as without ``out`` (same blocks, same
+    operands), so the result does not depend on it.
+    """
     m, k = A.shape[-2:]
     n = B.shape[-1]
     rows = max(1, _BLAS_MAX // max(1, k * n))
     if m <= rows:
-        return A @ B
+        return np.matmul(A, B, out=out)
     block = 1 << (rows.bit_length() - 1)            # a power of two <= rows
+    shape = np.broadcast_shapes(A.shape[:-2], B.shape[:-2]) + (m, n)
+    if out is None:
+        out = np.empty(shape, dtype=np.result_type(A, B))
     if m % block == 0:
-        out = A.reshape(A.shape[:-2] + (m // block, block, k)) @ B[..., None, :, :]
-        return out.reshape(out.shape[:-3] + (m, n))
-    out = np.empty(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]) + (m, n),
-                   dtype=np.result_type(A, B))
+        if not out.flags.c_contiguous:
+            raise ValueError("_mm: out must be C-contiguous")
+        blocks = out.reshape(shape[:-2] + (m // block, block, n))   # a view of out
+        np.matmul(A.reshape(A.shape[:-2] + (m // block, block, k)), B[..., None, :, :], out=blocks)
+        return out
     for i in range(0, m, rows):
         out[..., i:i + rows, :] = A[..., i:i + rows, :] @ B
     return out
 
 
-def _mlp_forward(params, X):
+def _mlp_forward(params, X, work=None):
     """Replicated one-hidden-layer tanh MLP: ``(hidden, out)``.
 
     ``W1: ... x R x h x d``, ``b1: ... x R x h``, ``W2: ... x R x o x h``,
     ``b2: ... x R x o``, ``X: R x n x d`` -> hidden ``... x R x n x h`` and
     output ``... x R x n x o`` (replica ``r`` uses its own weights and data; the
-    leading ``...`` stacks runs, which share ``X``).
+    leading ``...`` stacks runs, which share ``X``). ``work``: a ``_Work`` of
+    these shapes whose buffers receive the results (none allocated).
     """
     W1, b1, W2, b2 = params
-    hidden = _mm(X, _t(W1))
+    hidden = _mm(X, _t(W1), out=None if work is None else work.hidden)
     hidden += b1[..., None, :]
     np.tanh(hidden, out=hidden)
-    out = _mm(hidden, _t(W2))
+    out = _mm(hidden, _t(W2), out=None if work is None else work.out)
     out += b2[..., None, :]
     return hidden, out
 
 
-def _mlp_losses(params, X, y):
+class _Work:
+    """Buffers for one shape of the MLP's forward and backward pass, reused at every step.
+
+    ``lead + (R, n, ...)``: ``lead`` stacks runs, ``n`` is the number of examples.
+    Writing into them instead of fresh arrays saves an allocation (and the first
+    touch of its pages) per operation and step; the arithmetic is the same,
+    operation for operation. ``head(e)``: the same buffers for the first ``e``
+    runs only (views: still C-contiguous).
+    """
+
+    def __init__(self, lead, R, n, d, h, o, grads=True):
+        shapes = {"hidden": (n, h), "out": (n, o), "r": (n, o), "sq": (n, o)}
+        if grads:
+            shapes.update(d_out=(n, o), d_pre=(n, h), slope=(n, h), g_W1=(h, d), g_b1=(h,),
+                          g_W2=(o, h), g_b2=(o,))
+        self.buffers = {name: np.empty(tuple(lead) + (R,) + shape, dtype=F64)
+                        for name, shape in shapes.items()}
+        self.__dict__.update(self.buffers)
+        self._heads = {}
+
+    def head(self, e):
+        if e not in self._heads:
+            part = _Work.__new__(_Work)
+            part.buffers = {name: b[:e] for name, b in self.buffers.items()}
+            part.__dict__.update(part.buffers)
+            part._heads = {}
+            self._heads[e] = part
+        return self._heads[e]
+
+
+def _mlp_losses(params, X, y, work=None):
     """Per-replica loss ``mean((pred - y)**2) / 2`` (shape ``... x R``)."""
-    _, out = _mlp_forward(params, X)
-    r = out - y
-    return 0.5 * np.mean(r * r, axis=(-2, -1))
+    _, out = _mlp_forward(params, X, work)
+    r = np.subtract(out, y, out=None if work is None else work.r)
+    return 0.5 * np.mean(np.multiply(r, r, out=None if work is None else work.sq), axis=(-2, -1))
 
 
-def _mlp_losses_and_grads(params, X, y):
+def _mlp_losses_and_grads(params, X, y, work=None):
     """Per-replica losses and the gradients of their sum (back-propagation by hand).
 
     The gradient with respect to replica ``r``'s parameters is that of replica
     ``r``'s own loss ``mean((pred - y)**2) / 2`` over its ``n x o`` outputs:
     with ``r = pred - y``, ``dL/dpred = r / (n o)``; through ``pred = h W2^T + b2``
-    and ``h = tanh(X W1^T + b1)`` (``tanh' = 1 - h**2``).
+    and ``h = tanh(X W1^T + b1)`` (``tanh' = 1 - h**2``). With ``work`` the
+    gradients are ``work``'s buffers (overwritten by the next call).
     """
     W1, b1, W2, b2 = params
-    hidden, out = _mlp_forward(params, X)
-    r = out - y                                     # ... x R x n x o
-    losses = 0.5 * np.mean(r * r, axis=(-2, -1))
-    d_out = r / (r.shape[-2] * r.shape[-1])
-    g_W2 = _mm(_t(d_out), hidden)                   # ... x R x o x h
-    g_b2 = d_out.sum(axis=-2)                       # ... x R x o
-    d_pre = _mm(d_out, W2)                          # ... x R x n x h: dL/dh ...
-    slope = hidden * hidden
+    buf = (lambda name: None) if work is None else (lambda name: getattr(work, name))  # noqa: E731
+    hidden, out = _mlp_forward(params, X, work)
+    r = np.subtract(out, y, out=buf("r"))           # ... x R x n x o
+    losses = 0.5 * np.mean(np.multiply(r, r, out=buf("sq")), axis=(-2, -1))
+    d_out = np.divide(r, r.shape[-2] * r.shape[-1], out=buf("d_out"))
+    g_W2 = _mm(_t(d_out), hidden, out=buf("g_W2"))  # ... x R x o x h
+    g_b2 = np.sum(d_out, axis=-2, out=buf("g_b2"))  # ... x R x o
+    if W2.shape[-2] == 1:                           # one output: a product without a sum
+        d_pre = np.multiply(d_out, W2, out=buf("d_pre"))
+        d_pre += 0.0        # -0 -> +0: BLAS accumulates from +0 (the same bits, NaN and inf too)
+    else:
+        d_pre = _mm(d_out, W2, out=buf("d_pre"))    # ... x R x n x h: dL/dh ...
+    slope = np.multiply(hidden, hidden, out=buf("slope"))
     np.subtract(1.0, slope, out=slope)
     d_pre *= slope                                  # ... then through tanh
-    g_W1 = _mm(_t(d_pre), X)                        # ... x R x h x d
-    g_b1 = d_pre.sum(axis=-2)                       # ... x R x h
+    g_W1 = _mm(_t(d_pre), X, out=buf("g_W1"))       # ... x R x h x d
+    g_b1 = np.sum(d_pre, axis=-2, out=buf("g_b1"))  # ... x R x h
     return losses, [g_W1, g_b1, g_W2, g_b2]
 
 
@@ -268,11 +318,39 @@ def _batch_indices(n, batch_size, steps, seed):
 
 # ------------------------------------------------------------------ runs
 
+_F64 = np.dtype(F64)
+
 def _linreg_losses(W, X, y):
     """Loss ``mean((X w - y)**2) / 2`` of every row ``w`` of ``W`` (k x d) -> k values."""
     r = _mm(X, W.T)
     r -= y[:, None]
     return 0.5 * np.mean(r * r, axis=0)
+
+
+def _store(values, dests, what):
+    """Write a returned list of arrays into the arrays ``dests`` (checked as ``as_f64_list``).
+
+    A list of float64 numpy arrays of exactly ``dests``' shapes (what the lab
+    returns for float64 tensors) is copied in as it is; anything else goes
+    through ``as_f64_list`` (conversion, or the same ``BadValue``).
+    """
+    if type(values) in (list, tuple) and len(values) == len(dests):
+        for v, t in zip(values, dests):
+            if type(v) is not np.ndarray or v.dtype != _F64 or v.shape != t.shape:
+                break
+        else:
+            for v, t in zip(values, dests):
+                t[...] = v
+            return
+    for v, t in zip(as_f64_list(values, dests, what), dests):
+        t[...] = v
+
+
+def _f64_vector(value, d, what):
+    """``as_f64_like(value, (d,), what)``, without the copy when it is already a float64 vector."""
+    if type(value) is np.ndarray and value.dtype == _F64 and value.shape == (d,):
+        return value
+    return as_f64_like(value, (d,), what)
 
 
 class _Updates:
@@ -293,26 +371,30 @@ class _Updates:
         self.dropping = []      # handles to drop with the next map
 
     def step(self, runs, params, grads, lrs):
-        """New parameters (lists of float64 arrays) of ``runs`` (indices), one round trip."""
+        """One round trip: the new parameters of ``runs`` (indices) are written into ``params``.
+
+        ``params[i]``: run ``runs[i]``'s list of float64 arrays (views of the
+        sweep's stacked parameters), sent as they are and then overwritten.
+        """
         if self.optimizer == "sgd":
             out = self.lab.map("sgd_update", [((p, g, lrs[k]), {})
                                               for k, p, g in zip(runs, params, grads)])
             if not isinstance(out, list) or len(out) != len(runs):
                 raise RuntimeError("lab.map returned a malformed result list")
-            return [as_f64_list(o, p, "sgd_update's result") for o, p in zip(out, params)]
+            for o, p in zip(out, params):
+                _store(o, p, "sgd_update's result")
+            return
         calls = [((p, g, self.state[k], lrs[k]), {}) for k, p, g in zip(runs, params, grads)]
         drop, self.dropping, self.retired = self.dropping + self.retired, [], []
         out = self.lab.map("adam_update", calls, keep=[1], drop=drop)
         if not isinstance(out, list) or len(out) != len(runs):
             raise RuntimeError("lab.map returned a malformed result list")
-        new = []
         for k, o, p in zip(runs, out, params):
             new_params, handle = pair(o, "adam_update")
-            new.append(as_f64_list(new_params, p, "adam_update's new_params"))
+            _store(new_params, p, "adam_update's new_params")
             if not isinstance(self.state[k], dict):
                 self.dropping.append(self.state[k])
             self.state[k] = handle
-        return new
 
     def stop(self, k):
         """Run ``k`` diverged: its state will not be passed again."""
@@ -340,19 +422,22 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
     alive = np.ones((G, L), dtype=bool)
     run_lr = [lr for _ in batch_sizes for lr in lrs]
     updates = _Updates(lab, optimizer, G * L)
+    run_w = [W[i, j] for i in range(G) for j in range(L)]     # run k = (i, j) = divmod(k, L)
+    # the batches of every step, in the same arrays (sent by value, so reusing them is safe)
+    batches = [(np.empty((b, d), dtype=F64), np.empty(b, dtype=F64)) for b in batch_sizes]
     for t in range(steps):
         runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
         if not runs:
             break
-        batches = [(X[order[i][t]], y[order[i][t]]) for i in range(G)]
-        ws = [W[k // L, k % L] for k in runs]
+        for i, (Xb, yb) in enumerate(batches):
+            np.take(X, order[i][t], axis=0, out=Xb, mode="clip")    # = X[order[i][t]]
+            np.take(y, order[i][t], axis=0, out=yb, mode="clip")
+        ws = [run_w[k] for k in runs]
         out = lab.map("linreg_grad", [((w, *batches[k // L]), {}) for k, w in zip(runs, ws)])
         if not isinstance(out, list) or len(out) != len(runs):
             raise RuntimeError("lab.map returned a malformed result list")
-        grads = [as_f64_like(o, (d,), "linreg_grad's result") for o in out]
-        new = updates.step(runs, [[w] for w in ws], [[g] for g in grads], run_lr)
-        for k, (w,) in zip(runs, new):
-            W[k // L, k % L] = w
+        grads = [_f64_vector(o, d, "linreg_grad's result") for o in out]
+        updates.step(runs, [[w] for w in ws], [[g] for g in grads], run_lr)   # writes into W
         with np.errstate(all="ignore"):
             for i, (Xb, yb) in enumerate(batches):
                 ok = _linreg_losses(W[i], Xb, yb) <= limit       # NaN, inf or too large: diverged
@@ -378,48 +463,65 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
     Diverged if any replica diverged.
     """
     X, y, *init = _mlp_data(MLP["seed"])
-    R, n = X.shape[0], X.shape[1]
+    R, n, d = X.shape
+    h, o = init[0].shape[-2], init[2].shape[-2]
     init_losses = _mlp_losses(init, X, y)                       # R
     limits = DIVERGE_FACTOR * init_losses
     G, L = len(batch_sizes), len(lrs)
-    replica = np.arange(R)[:, None]
+    # batch t of replica r is X[r, order[i][t, r]]: rows order + r * n of the replicas' rows stacked
+    offset = n * np.arange(R)[:, None]
     order = [np.stack([_batch_indices(n, b, steps, MLP["seed"] + 7919 * b + 101 * r)
-                       for r in range(R)], axis=1) for b in batch_sizes]      # steps x R x b
+                       for r in range(R)], axis=1) + offset for b in batch_sizes]  # steps x R x b
+    X_rows, y_rows = X.reshape(R * n, d), y.reshape(R * n, o)
     # P[i][q]: parameter q of every run of batch size i, stacked: L x (shape of init[q])
     P = [[np.repeat(p[None], L, axis=0) for p in init] for _ in batch_sizes]
+    # per batch size, the arrays every step's batch, forward and backward pass are written into
+    # (the gradients too: they are sent by value before the next step overwrites them)
+    batches = [(np.empty((R, b, d), dtype=F64), np.empty((R, b, o), dtype=F64)) for b in batch_sizes]
+    work = [_Work((L,), R, b, d, h, o) for b in batch_sizes]
+    grads = [[w.g_W1, w.g_b1, w.g_W2, w.g_b2] for w in work]
+    # run k = (i, j) = divmod(k, L): its parameters and gradients, views sent to the update rule
+    run_params = [[p[j] for p in P[i]] for i in range(G) for j in range(L)]
+    run_grads = [[g[j] for g in grads[i]] for i in range(G) for j in range(L)]
     alive = np.ones((G, L), dtype=bool)
+    extent = [L] * G        # runs j >= extent[i] of batch size i diverged: no longer computed
     run_lr = [lr for _ in batch_sizes for lr in lrs]
     updates = _Updates(lab, optimizer, G * L)
     for t in range(steps):
-        grads = []
         with np.errstate(all="ignore"):
-            for i in range(G):
-                idx = order[i][t]
-                losses, g = _mlp_losses_and_grads(P[i], X[replica, idx], y[replica, idx])
+            for i, (Xb, yb) in enumerate(batches):
+                e = extent[i]
+                if e == 0:
+                    continue
+                idx = order[i][t].reshape(-1)
+                np.take(X_rows, idx, axis=0, out=Xb.reshape(-1, d), mode="clip")   # = X[r, order]
+                np.take(y_rows, idx, axis=0, out=yb.reshape(-1, o), mode="clip")
+                params = P[i] if e == L else [p[:e] for p in P[i]]
+                losses, _ = _mlp_losses_and_grads(params, Xb, yb, work[i].head(e))
                 ok = np.all(losses <= limits, axis=1)            # NaN, inf or too large: diverged
-                for j in np.flatnonzero(alive[i] & ~ok):
+                for j in np.flatnonzero(alive[i, :e] & ~ok):
                     alive[i, j] = False
                     for q in range(4):
                         P[i][q][j] = init[q]     # keep the shared products finite
                     updates.stop(i * L + int(j))
-                grads.append(g)
+                live = np.flatnonzero(alive[i, :e])
+                extent[i] = int(live[-1]) + 1 if live.size else 0
         runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
         if not runs:
             break
-        params = [[P[k // L][q][k % L] for q in range(4)] for k in runs]
-        new = updates.step(runs, params, [[grads[k // L][q][k % L] for q in range(4)] for k in runs],
-                           run_lr)
-        for k, ps in zip(runs, new):
-            for q in range(4):
-                P[k // L][q][k % L] = ps[q]
+        updates.step(runs, [run_params[k] for k in runs], [run_grads[k] for k in runs],
+                     run_lr)                     # writes into P
     updates.close()
     final_loss, diverged = [], []
+    full = _Work((), R, n, d, h, o, grads=False)
     with np.errstate(all="ignore"):
         for i in range(G):
             row_loss, row_div = [], []
             for j in range(L):
-                final = _mlp_losses([p[j] for p in P[i]], X, y)
-                div = not alive[i, j] or not bool(np.all(final <= limits))
+                div = not alive[i, j]
+                if not div:
+                    final = _mlp_losses(run_params[i * L + j], X, y, full)
+                    div = not bool(np.all(final <= limits))
                 row_loss.append(math.inf if div else float(final.mean()))
                 row_div.append(div)
             final_loss.append(row_loss)

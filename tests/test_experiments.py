@@ -195,6 +195,59 @@ def test_diverged_runs_are_inf():
         assert math.isfinite(s["final_loss"][0][0])
 
 
+def test_mlp_runs_do_not_depend_on_the_other_runs():
+    """A run's final loss has the same bits whichever other runs share its sweep, diverged or not.
+
+    (Every product is one BLAS call per run and replica, and runs past the last
+    live one of a batch size are no longer computed: this is what keeps them apart.)
+    """
+    kw = dict(batch_sizes=[4, 16], steps=8)
+    full = q4_batch.run_sweep(REF, "mlp", "sgd", lrs=[0.01, 0.1, 1e3], **kw)
+    assert [row[2] for row in full["diverged"]] == [True, True]
+    alone = q4_batch.run_sweep(REF, "mlp", "sgd", lrs=[0.1], **kw)
+    assert [row[0] for row in alone["final_loss"]] == [row[1] for row in full["final_loss"]]
+    first = q4_batch.run_sweep(REF, "mlp", "sgd", lrs=[1e3, 0.01], **kw)
+    assert [row[1] for row in first["final_loss"]] == [row[0] for row in full["final_loss"]]
+
+
+def test_mlp_gradients_in_buffers_are_the_plain_formulas_bits():
+    """The MLP's losses and gradients written into reused buffers (and for the first runs only)
+    are bit for bit those of the plain formulas with fresh arrays and BLAS products, signed
+    zeros included (a zero output weight: d_out * W2 is -0 where the BLAS product gives +0)."""
+    g = np.random.default_rng(5)
+    L, R, b, d, h = 3, 2, 8, 5, 4
+    X, y = g.standard_normal((R, b, d)), g.standard_normal((R, b, 1))
+    y[1] += 100.0                                   # replica 1: every residual negative
+    W1, b1 = g.standard_normal((L, R, h, d)), g.standard_normal((L, R, h))
+    W2, b2 = g.standard_normal((L, R, 1, h)), g.standard_normal((L, R, 1))
+    W2[0] = 0.0
+    W2[1, 0, 0, ::2] = -0.0
+    X[0, 0] = 0.0
+    params = [W1, b1, W2, b2]
+
+    def plain(W1, b1, W2, b2):
+        t = lambda a: np.swapaxes(a, -1, -2)        # noqa: E731
+        hidden = np.tanh(X @ t(W1) + b1[..., None, :])
+        r = hidden @ t(W2) + b2[..., None, :] - y
+        d_out = r / b
+        d_pre = (d_out @ W2) * (1.0 - hidden * hidden)
+        return [0.5 * np.mean(r * r, axis=(-2, -1)),
+                t(d_pre) @ X, d_pre.sum(axis=-2), t(d_out) @ hidden, d_out.sum(axis=-2), d_pre]
+
+    def bits(arrays):
+        return [(a.shape, a.tobytes()) for a in arrays]
+
+    work = q4_batch._Work((L,), R, b, d, h, 1)
+    expected = bits(plain(*params))
+    for _ in range(2):                              # the buffers are reused
+        losses, grads = q4_batch._mlp_losses_and_grads(params, X, y, work)
+        assert bits([losses, *grads, work.d_pre]) == expected
+    head = work.head(2)
+    losses, grads = q4_batch._mlp_losses_and_grads([p[:2] for p in params], X, y, head)
+    assert bits([losses, *grads, head.d_pre]) == bits(plain(*[p[:2] for p in params]))
+    assert bits(q4_batch._mlp_losses_and_grads(params, X, y)[1]) == expected[1:5]
+
+
 def test_nan_update_counts_as_diverged():
     ns = lab_of(
         linreg_grad=linreg_grad,
