@@ -8,9 +8,12 @@ not compared. So a move of the engine, or a speed-up, that changes what
 any fixture, mutant or adversarial submission is told fails the very test
 that graded it.
 
-Record (after a deliberate change of messages only):
-``HW11_RECORD_GOLDEN=1 python -m pytest -n 2`` then
-``python tests/golden.py merge``; review the diff of ``tests/golden/reports.json``.
+Record (after a deliberate change of what some fixture is told):
+``HW11_RECORD_GOLDEN=1 python -m pytest -n 2 [the tests that grade it]`` then
+``python tests/golden.py merge --replace``; review the diff of
+``tests/golden/reports.json`` (and say in the commit why each report changed).
+Plain ``merge`` keeps the recorded reports and leaves out any that two runs
+of the recording disagree on.
 """
 from __future__ import annotations
 
@@ -95,11 +98,15 @@ def _diff(name, want, got):
     return "\n".join(lines[:40])
 
 
-def merge():
+def merge(replace=False):
     merged = dict(_golden())
+    fresh = set()
     for f in sorted(RECORDS.glob("*.jsonl")):
         for line in f.read_text().splitlines():
             rec = json.loads(line)
+            if replace and rec["key"] not in fresh:
+                merged.pop(rec["key"], None)
+                fresh.add(rec["key"])
             if rec["key"] in merged and merged[rec["key"]]["report"] != rec["report"]:
                 print(f"not deterministic: {rec['name']} ({rec['key']})", file=sys.stderr)
                 merged[rec["key"]]["unstable"] = True
@@ -113,5 +120,5 @@ def merge():
     print(f"{len(merged)} reports in {GOLDEN.relative_to(ROOT)}; {len(unstable)} unstable left out")
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["merge"]:
-    merge()
+if __name__ == "__main__" and sys.argv[1:2] == ["merge"]:
+    merge(replace="--replace" in sys.argv[2:])

@@ -664,7 +664,7 @@ class ChildBoundary(_Requests):
         limit runs from here: it is the submission's loading that is timed.
         Called by ``start`` when not called before.
         """
-        if self.loading is not None:
+        if getattr(self, "loading", None) is not None:
             return
         self._start_python()
         timeout = self.limits.load_timeout
