@@ -1,17 +1,10 @@
-"""What a check author uses: ``@check``, the submission proxy, and ``expect``.
+"""The machinery behind ``hw11grader.authoring``: ``@check``, ``given`` and ``Sub``.
 
-A check reads like a pytest test::
-
-    @check("q1.lora_grads.matches_reference", uses=["lora_grads"])
-    @given(dims=st.tuples(st.integers(1, 5), st.integers(1, 4), st.integers(1, 5)))
-    def lora_grads_matches_reference(sub, dims):
-        G, A, B = ...
-        dA, dB = expect.parts(sub.lora_grads(G, A, B), 2, what="lora_grads(G, A, B)")
-        expect.close(actual=dA, expected=G @ B.T, what="dA")
-
-``sub`` calls the submission through the boundary (never directly); every
-value it returns is plain data. Points and visibility live in
-``checks/points.toml``, not here.
+``@check`` marks a function as a check (its spec); ``given`` is Hypothesis
+under the grading profile and the fixed seed, with shrinking capped; ``Sub``
+is the submission as a check sees it: calls through the boundary (never
+directly), answers by key, grader experiments, feedback that cannot change a
+verdict. Check authors import ``hw11grader.authoring``, not this module.
 """
 from __future__ import annotations
 
