@@ -47,14 +47,22 @@ How the submission is called (see ``experiments/__init__.py``): all the runs
 of a sweep (every batch size x learning rate) advance in lockstep, and one
 training step of all of them is ONE ``lab.map`` round trip per submission
 function: ``linreg_grad`` then the update rule for linear regression, only the
-update rule for the MLP (whose gradients are the grader's). The update rules
-are still called once per run, with that run's own arrays and its learning
-rate (a Python float); the batch of one batch size is one array object shared
-by the calls of its runs (sent once). Runs that diverged drop out of the later
-maps. Adam's state stays in the submission's process: ``keep=[1]`` returns a
-handle to it, passed back as the state argument of the run's next step
-(``{}`` at the first step); superseded handles are dropped in the next map,
-the last ones at the end. The grader's own work (batch and final losses, the
+update rule for the MLP (whose gradients are the grader's). ``linreg_grad`` is
+called once per run (with that run's ``w``; the batch of one batch size is one
+array object shared by the calls of its runs, sent once). The update rules
+are called once per LEARNING RATE, with the parameters and gradients of that
+learning rate's runs (one per batch size) stacked along a new leading axis
+(``G x d``; ``G x R x ...`` for the MLP, whose replicas are a leading axis
+already) and the learning rate as a Python float: the contract's rules are
+element-wise (``p - lr * g``; Adam), so each run's numbers are exactly those
+of a call of its own (checked bit for bit), at a sixth of the calls. Runs that
+diverged are no longer passed to ``linreg_grad``; in the stacked update they
+keep their slot (parameters reset, gradient zero, result ignored) until every
+run of their learning rate has diverged. Adam's state stays in the
+submission's process: ``keep=[1]`` returns a handle to it, passed back as the
+state argument of that learning rate's next step (``{}`` at the first step);
+superseded handles are dropped in the next map, the last ones at the end.
+The grader's own work (batch and final losses, the
 MLP's forward and backward passes) is vectorised over the runs of a batch
 size; each run's numbers depend only on its own arrays (every matrix product
 is one BLAS call per run and replica, every other operation element-wise or
@@ -354,53 +362,85 @@ def _f64_vector(value, d, what):
 
 
 class _Updates:
-    """The submission's update rule applied to many runs, one ``lab.map`` per step.
+    """The submission's update rule applied to all the runs of a sweep, one ``lab.map`` per step.
 
-    Adam: each run's state is a handle to the object the submission returned,
-    kept in its process. A handle stops being passed once superseded (or once
-    its run diverged); it is dropped in the NEXT map after that (so never in
-    the map that still receives it as an argument, whichever order the lab
-    applies ``drop`` in), and the rest in ``close``.
+    The runs that share a learning rate (one per batch size) are ONE call:
+    each parameter tensor is the runs' tensors stacked along a new leading
+    axis (``G x shape``), which an element-wise update rule (``p - lr * g``,
+    Adam) treats exactly as separate calls would - the replicas of the MLP
+    task are such a leading axis already. A run that diverged keeps its slot
+    (parameters reset by the sweep, gradient zero) until every run of its
+    learning rate has diverged; what the rule returns for it is not used.
+
+    Adam: each learning rate's state is a handle to the object the
+    submission returned, kept in its process. A handle stops being passed
+    once superseded (or once all its runs diverged); it is dropped in the
+    NEXT map after that (so never in the map that still receives it as an
+    argument, whichever order the lab applies ``drop`` in), and the rest in
+    ``close``.
     """
 
-    def __init__(self, lab, optimizer, count):
+    def __init__(self, lab, optimizer, G, L):
         self.lab = lab
         self.optimizer = optimizer
-        self.state = [{} for _ in range(count)]
+        self.G, self.L = G, L
+        self.state = [{} for _ in range(L)]
         self.retired = []       # handles no map will receive again, not yet dropped
         self.dropping = []      # handles to drop with the next map
 
-    def step(self, runs, params, grads, lrs):
-        """One round trip: the new parameters of ``runs`` (indices) are written into ``params``.
+    def step(self, alive, run_params, run_grads, lrs):
+        """One round trip: the new parameters of the live runs are written into ``run_params``.
 
-        ``params[i]``: run ``runs[i]``'s list of float64 arrays (views of the
-        sweep's stacked parameters), sent as they are and then overwritten.
+        ``alive``: ``G x L`` booleans; ``run_params[k]`` / ``run_grads[k]``: run
+        ``k = (i, j) = divmod(k, L)``'s lists of float64 arrays (views of the
+        sweep's arrays; a dead run's gradient is not read).
         """
+        G, L = self.G, self.L
+        groups = [j for j in range(L) if alive[:, j].any()]
+        calls, stacks = [], []
+        for j in groups:
+            ks = [i * L + j for i in range(G)]
+            params = [np.stack(ps) for ps in zip(*(run_params[k] for k in ks))]
+            grads = []
+            for q, p in enumerate(params):
+                g = np.zeros_like(p)
+                for i in range(G):
+                    if alive[i, j]:
+                        g[i] = run_grads[i * L + j][q]
+                grads.append(g)
+            stacks.append(params)
+            if self.optimizer == "sgd":
+                calls.append(((params, grads, lrs[j]), {}))
+            else:
+                calls.append(((params, grads, self.state[j], lrs[j]), {}))
         if self.optimizer == "sgd":
-            out = self.lab.map("sgd_update", [((p, g, lrs[k]), {})
-                                              for k, p, g in zip(runs, params, grads)])
-            if not isinstance(out, list) or len(out) != len(runs):
-                raise RuntimeError("lab.map returned a malformed result list")
-            for o, p in zip(out, params):
-                _store(o, p, "sgd_update's result")
-            return
-        calls = [((p, g, self.state[k], lrs[k]), {}) for k, p, g in zip(runs, params, grads)]
-        drop, self.dropping, self.retired = self.dropping + self.retired, [], []
-        out = self.lab.map("adam_update", calls, keep=[1], drop=drop)
-        if not isinstance(out, list) or len(out) != len(runs):
+            out = self.lab.map("sgd_update", calls)
+        else:
+            drop, self.dropping, self.retired = self.dropping + self.retired, [], []
+            out = self.lab.map("adam_update", calls, keep=[1], drop=drop)
+        if not isinstance(out, list) or len(out) != len(groups):
             raise RuntimeError("lab.map returned a malformed result list")
-        for k, o, p in zip(runs, out, params):
-            new_params, handle = pair(o, "adam_update")
-            _store(new_params, p, "adam_update's new_params")
-            if not isinstance(self.state[k], dict):
-                self.dropping.append(self.state[k])
-            self.state[k] = handle
+        for j, o, params in zip(groups, out, stacks):
+            if self.optimizer == "sgd":
+                new_params = o
+                what = "sgd_update's result"
+            else:
+                new_params, handle = pair(o, "adam_update")
+                what = "adam_update's new_params"
+                if not isinstance(self.state[j], dict):
+                    self.dropping.append(self.state[j])
+                self.state[j] = handle
+            _store(new_params, params, what)
+            for i in range(G):
+                if alive[i, j]:
+                    for dest, src in zip(run_params[i * L + j], params):
+                        dest[...] = src[i]
 
-    def stop(self, k):
-        """Run ``k`` diverged: its state will not be passed again."""
-        if self.optimizer == "adam" and not isinstance(self.state[k], dict):
-            self.retired.append(self.state[k])
-            self.state[k] = {}
+    def stop(self, alive, j):
+        """A run of learning rate ``j`` diverged (``alive`` updated): once all have, its state is retired."""
+        if self.optimizer == "adam" and not alive[:, j].any() and not isinstance(self.state[j], dict):
+            self.retired.append(self.state[j])
+            self.state[j] = {}
 
     def close(self):
         if self.optimizer != "adam":
@@ -420,8 +460,7 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
     order = [_batch_indices(n, b, steps, LINREG["seed"] + 7919 * b) for b in batch_sizes]
     W = np.zeros((G, L, d), dtype=F64)              # run (i, j): batch_sizes[i], lrs[j]
     alive = np.ones((G, L), dtype=bool)
-    run_lr = [lr for _ in batch_sizes for lr in lrs]
-    updates = _Updates(lab, optimizer, G * L)
+    updates = _Updates(lab, optimizer, G, L)
     run_w = [W[i, j] for i in range(G) for j in range(L)]     # run k = (i, j) = divmod(k, L)
     # the batches of every step, in the same arrays (sent by value, so reusing them is safe)
     batches = [(np.empty((b, d), dtype=F64), np.empty(b, dtype=F64)) for b in batch_sizes]
@@ -436,15 +475,17 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
         out = lab.map("linreg_grad", [((w, *batches[k // L]), {}) for k, w in zip(runs, ws)])
         if not isinstance(out, list) or len(out) != len(runs):
             raise RuntimeError("lab.map returned a malformed result list")
-        grads = [_f64_vector(o, d, "linreg_grad's result") for o in out]
-        updates.step(runs, [[w] for w in ws], [[g] for g in grads], run_lr)   # writes into W
+        run_g = [None] * (G * L)
+        for k, o in zip(runs, out):
+            run_g[k] = [_f64_vector(o, d, "linreg_grad's result")]
+        updates.step(alive, [[w] for w in run_w], run_g, lrs)   # writes into W
         with np.errstate(all="ignore"):
             for i, (Xb, yb) in enumerate(batches):
                 ok = _linreg_losses(W[i], Xb, yb) <= limit       # NaN, inf or too large: diverged
                 for j in np.flatnonzero(alive[i] & ~ok):
                     alive[i, j] = False
                     W[i, j] = 0.0            # keep the shared products finite
-                    updates.stop(i * L + int(j))
+                    updates.stop(alive, int(j))
     updates.close()
     final_loss, diverged = [], []
     with np.errstate(all="ignore"):
@@ -485,8 +526,7 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
     run_grads = [[g[j] for g in grads[i]] for i in range(G) for j in range(L)]
     alive = np.ones((G, L), dtype=bool)
     extent = [L] * G        # runs j >= extent[i] of batch size i diverged: no longer computed
-    run_lr = [lr for _ in batch_sizes for lr in lrs]
-    updates = _Updates(lab, optimizer, G * L)
+    updates = _Updates(lab, optimizer, G, L)
     for t in range(steps):
         with np.errstate(all="ignore"):
             for i, (Xb, yb) in enumerate(batches):
@@ -503,14 +543,13 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
                     alive[i, j] = False
                     for q in range(4):
                         P[i][q][j] = init[q]     # keep the shared products finite
-                    updates.stop(i * L + int(j))
+                    updates.stop(alive, int(j))
                 live = np.flatnonzero(alive[i, :e])
                 extent[i] = int(live[-1]) + 1 if live.size else 0
         runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
         if not runs:
             break
-        updates.step(runs, [run_params[k] for k in runs], [run_grads[k] for k in runs],
-                     run_lr)                     # writes into P
+        updates.step(alive, run_params, run_grads, lrs)     # writes into P
     updates.close()
     final_loss, diverged = [], []
     full = _Work((), R, n, d, h, o, grads=False)

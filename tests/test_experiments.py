@@ -210,6 +210,36 @@ def test_mlp_runs_do_not_depend_on_the_other_runs():
     assert [row[1] for row in first["final_loss"]] == [row[0] for row in full["final_loss"]]
 
 
+def _one_run_at_a_time(rule):
+    """``rule`` called once per slot of the leading (stacked runs) axis, as before the stacking."""
+    def per_run(params, grads, *rest, **kwargs):
+        assert all(p.shape[0] == params[0].shape[0] for p in params)
+        if rule is sgd_update:
+            outs = [rule([p[i] for p in params], [g[i] for g in grads], *rest, **kwargs)
+                    for i in range(params[0].shape[0])]
+            return [torch.stack(ps) for ps in zip(*outs)]
+        state, lr = rest
+        outs = [rule([p[i] for p in params], [g[i] for g in grads], state.get(i, {}), lr, **kwargs)
+                for i in range(params[0].shape[0])]
+        return [torch.stack(ps) for ps in zip(*(o[0] for o in outs))], {i: o[1] for i, o in enumerate(outs)}
+    return per_run
+
+
+@pytest.mark.parametrize("task", ["linreg", "mlp"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_stacked_update_calls_are_bit_for_bit_one_call_per_run(task, optimizer):
+    """The update rule is called once per learning rate with the batch sizes' runs stacked: every
+    run's final loss (and divergence) has exactly the bits of calling the rule once per run."""
+    lrs = [1e-3, 0.05, 2.0] if optimizer == "sgd" else [1e-3, 0.05, 3.0]
+    kw = dict(lrs=lrs, batch_sizes=[4, 16, 64], steps=12)
+    stacked = q4_batch.run_sweep(REF, task, optimizer, **kw)
+    rule = sgd_update if optimizer == "sgd" else adam_update
+    apart = lab_of(linreg_grad=linreg_grad, **{f"{optimizer}_update": _one_run_at_a_time(rule)})
+    separate = q4_batch.run_sweep(apart, task, optimizer, **kw)
+    assert same(stacked, separate)
+    assert any(d for row in stacked["diverged"] for d in row) or optimizer == "adam"
+
+
 def test_mlp_gradients_in_buffers_are_the_plain_formulas_bits():
     """The MLP's losses and gradients written into reused buffers (and for the first runs only)
     are bit for bit those of the plain formulas with fresh arrays and BLAS products, signed
