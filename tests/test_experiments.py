@@ -235,8 +235,13 @@ def test_stacked_update_calls_are_bit_for_bit_one_call_per_run(task, optimizer):
     stacked = q4_batch.run_sweep(REF, task, optimizer, **kw)
     rule = sgd_update if optimizer == "sgd" else adam_update
     apart = lab_of(linreg_grad=linreg_grad, **{f"{optimizer}_update": _one_run_at_a_time(rule)})
-    separate = q4_batch.run_sweep(apart, task, optimizer, **kw)
-    assert same(stacked, separate)
+    assert same(stacked, q4_batch.run_sweep(apart, task, optimizer, **kw))
+    # and each batch size alone in its own sweep (the linear-regression losses are one product
+    # for all the learning rates of a batch size, so those stay together)
+    for i, b in enumerate(kw["batch_sizes"]):
+        alone = q4_batch.run_sweep(REF, task, optimizer, lrs=lrs, batch_sizes=[b], steps=12)
+        assert alone["final_loss"] == [stacked["final_loss"][i]]
+        assert alone["diverged"] == [stacked["diverged"][i]]
     assert any(d for row in stacked["diverged"] for d in row) or optimizer == "adam"
 
 
