@@ -27,12 +27,13 @@ CASES = {
     "blank template": ROOT / "student_template/hw11.ipynb",
 }
 PROBE = r"""
-import json, resource, sys, time
+import json, resource, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
 t0, c0 = time.perf_counter(), time.process_time()
 from hw11grader import grade, load_content
 mode, questions = sys.argv[3], (sys.argv[4].split(",") if len(sys.argv) > 4 else None)
-graded = grade(sys.argv[2], load_content(), mode=mode, questions=questions)
+feedback = tempfile.mkdtemp(prefix="hw11-bench-")  # the plots too, as `grader.py` writes them
+graded = grade(sys.argv[2], lambda: load_content(questions=questions), mode=mode, questions=questions, feedback_dir=feedback)
 wall = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF)
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -42,6 +43,7 @@ print(json.dumps({
     "child_cpu_s": kids.ru_utime + kids.ru_stime,
     "parent_peak_rss_mb": me.ru_maxrss / 1024,
     "child_peak_rss_mb": kids.ru_maxrss / 1024,
+    "plots": len(graded.plots),
     "score": sum(r.score for r in graded.results),
     "max_score": sum(r.max_score for r in graded.results),
 }))

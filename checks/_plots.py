@@ -1,9 +1,16 @@
-"""Feedback plots of the grader-owned experiments (matplotlib, Agg backend, imported lazily).
+"""Feedback plots of the grader-owned experiments (matplotlib, Agg backend).
 
-Every public function takes the ``sub`` proxy and plain data, writes at most
-one PNG through ``sub.feedback_file(name)`` (nothing when no feedback folder
-is wanted) and NEVER raises: a plot is feedback, not a verdict. Each plot is
-written once per grading (remembered in the session's shared memo).
+Every public function takes the ``sub`` proxy and plain data, asks for at
+most one PNG through ``sub.feedback_file(name)`` (nothing when no feedback
+folder is wanted) and NEVER raises: a plot is feedback, not a verdict. Each
+plot is drawn once per grading (remembered in the session's shared memo).
+
+The drawing is done by a painter: a separate Python process (this file run
+as a script), started at the first plot of a grading and sent each plot's
+plain data as one JSON line, so importing matplotlib and rendering overlap
+the rest of the grading on the other core instead of adding to it. The
+session waits for the painter when the grading ends (``Session.finish``);
+a plot the painter could not write is not listed.
 """
 from __future__ import annotations
 
@@ -31,19 +38,77 @@ def _pyplot():
     return plt
 
 
+_DRAWINGS = {}
+_PAINTER_KEY = "hw11.plots.painter"
+PAINTER_WAIT_S = 120
+
+
+class _Painter:
+    """The painter process of one grading: jobs go in as JSON lines, ``finish`` waits for them."""
+
+    def __init__(self, session):
+        import os
+        import subprocess
+        import sys
+        self.session = session
+        self.paths = []
+        env = dict(os.environ, MPLBACKEND="Agg")
+        self.proc = session.start_helper([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                         text=True, encoding="utf-8")
+        session.on_finish(self.finish)
+
+    def paint(self, draw, path, args, kwargs):
+        import json
+        import os
+        try:
+            os.unlink(path)  # (only a file the painter writes now is listed)
+        except OSError:
+            pass
+        self.proc.stdin.write(json.dumps({"draw": draw, "path": str(path), "args": list(args),
+                                          "kwargs": dict(kwargs)}) + "\n")
+        self.proc.stdin.flush()
+        self.paths.append(str(path))
+
+    def finish(self):
+        import os
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=PAINTER_WAIT_S)
+        except Exception:  # noqa: BLE001 - a stuck painter: its plots are not listed
+            self.proc.kill()
+            self.proc.wait()
+        for path in self.paths:
+            if not os.path.exists(path) and path in self.session.plots:
+                self.session.plots.remove(path)
+
+
+def _painter(sub):
+    memo = sub.session.memo
+    if _PAINTER_KEY not in memo:
+        memo[_PAINTER_KEY] = _Painter(sub.session)
+    return memo[_PAINTER_KEY]
+
+
+def _render(draw, path, args, kwargs):
+    plt = _pyplot()
+    fig = _DRAWINGS[draw](plt, *args, **kwargs)
+    try:
+        fig.savefig(path, dpi=90)
+    finally:
+        plt.close(fig)
+
+
 def _safe(draw):
+    _DRAWINGS[draw.__name__] = draw
+
     def wrapper(sub, name, *args, **kwargs):
         try:
             if getattr(sub.session, "feedback_dir", None) is None or not _once(sub, name):
                 return None
-            plt = _pyplot()
-            fig = draw(plt, *args, **kwargs)
-            try:
-                path = sub.feedback_file(name)
-                if path is not None:
-                    fig.savefig(path, dpi=90)
-            finally:
-                plt.close(fig)
+            path = sub.feedback_file(name)
+            if path is not None:
+                _painter(sub).paint(draw.__name__, path, args, kwargs)
             return path
         except Exception:  # noqa: BLE001 - plotting must never fail a check
             return None
@@ -178,3 +243,22 @@ def write_text(sub, name, text):
         return path
     except Exception:  # noqa: BLE001
         return None
+
+
+def _serve(lines):
+    """The painter's loop: one JSON job per line; a job that fails leaves no file."""
+    import json
+    import os
+    for line in lines:
+        try:
+            job = json.loads(line)
+            tmp = job["path"] + ".part.png"
+            _render(job["draw"], tmp, job["args"], job["kwargs"])
+            os.replace(tmp, job["path"])
+        except Exception:  # noqa: BLE001 - feedback only
+            continue
+
+
+if __name__ == "__main__":
+    import sys
+    _serve(sys.stdin)

@@ -164,3 +164,31 @@ def test_edge_case_names_the_edge_under_the_call_for_errors_and_timeouts_only():
             with edge_case(edge):
                 raise unchanged
         assert u.value is unchanged
+
+
+# ---------------------------------------------------------------- feedback plots
+
+def test_plots_are_painted_by_a_helper_that_a_child_teardown_spares(tmp_path):
+    """The painter process draws the plots while grading goes on; tearing a submission's child
+    down (which kills every process re-parented to the grader) leaves it alone; a plot it could
+    not draw is neither written nor listed."""
+    import types
+
+    from checks import _plots
+    from hw11grader.boundary import sandbox
+    from hw11grader.judge.checking import Session
+
+    session = Session(feedback_dir=tmp_path)
+
+    def feedback_file(name):
+        session.plots.append(str(tmp_path / name))
+        return tmp_path / name
+
+    sub = types.SimpleNamespace(session=session, feedback_file=feedback_file)
+    good = _plots.q1_experiments(sub, "good.png", {"zero": {"loss_curve": [1.0, 0.5, 0.25]}}, None, [])
+    bad = _plots.q4_sweep(sub, "bad.png", "a title", {}, {}, {}, {})   # the painter's draw raises
+    sandbox.kill_orphans()                                              # a child's teardown
+    session.finish()
+    assert good.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not bad.exists()
+    assert session.plots == [str(good)]

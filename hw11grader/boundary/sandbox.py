@@ -341,9 +341,14 @@ def enable_subreaper() -> bool:
     return ok
 
 
+# pids of the grader's own helper processes (``Session.start_helper``): never orphans
+SPARED: set = set()
+
+
 def kill_orphans(keep=()):
-    """Kill (and reap) every process re-parented to us, except those in ``keep``."""
+    """Kill (and reap) every process re-parented to us, except those in ``keep`` and ``SPARED``."""
     me = os.getpid()
+    keep = set(keep) | SPARED
     for _ in range(20):
         found = []
         try:

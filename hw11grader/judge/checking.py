@@ -158,6 +158,35 @@ class Session:
     feedback_dir: object = None  # a pathlib.Path, or None when no files are wanted
     memo: dict = field(default_factory=dict)
     plots: list = field(default_factory=list)
+    finishers: list = field(default_factory=list)
+
+    def on_finish(self, fn):
+        """Call ``fn()`` when the grading's checks are done (e.g. wait for the plots' painter)."""
+        self.finishers.append(fn)
+
+    def start_helper(self, argv, **popen):
+        """Start a trusted helper process of the grader's own (the plots' painter): ``Popen``.
+
+        The boundary kills every process re-parented to the grader when it
+        tears a submission's child down (what the submission left behind);
+        a helper started here is spared until the grading has finished.
+        """
+        import subprocess
+
+        from hw11grader.boundary import sandbox
+        proc = subprocess.Popen(argv, **popen)
+        sandbox.SPARED.add(proc.pid)
+        self.on_finish(lambda: sandbox.SPARED.discard(proc.pid))
+        return proc
+
+    def finish(self):
+        """Run the finishers once, in order; they are feedback work and never fail a grading."""
+        finishers, self.finishers = self.finishers, []
+        for fn in finishers:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 @dataclass

@@ -178,6 +178,7 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
         output = boundary.output()
     finally:
         boundary.close()
+        session.finish()
     texts = written_answers(content, submission, manifest)
     graded = Graded(label, mode, results, content, written_status(content, texts),
                     warnings, manifest.message, time.monotonic() - started, output, written_text=texts,
