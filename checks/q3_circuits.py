@@ -383,8 +383,8 @@ Q3C_OPTIONS = ("similar_all_dims", "dim1_only", "match_dim1_oppose_dim3", "anti_
 @check("q3.answers.q3c", answers="q3c")
 def answer_q3c(sub):
     """What each toy W_QK looks for, one value per key."""
+    got = sub.answer("q3c")  # (first: an unanswered key costs no reference work)
     expected = ref.answers()["q3c"]
-    got = sub.answer("q3c")
     what = 'ANSWERS["q3c"]'
     keys = ", ".join(repr(k) for k in expected)
     options = ", ".join(repr(o) for o in Q3C_OPTIONS)
