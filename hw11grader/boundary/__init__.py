@@ -25,6 +25,7 @@ code has run, is the infrastructure's (retried once, then a GraderError).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -108,17 +109,16 @@ class _ParentEncoder(wire.Encoder):
         return super().encode(v, depth)
 
 
-def pack_request(message: dict) -> bytes:
+def pack_request_parts(message: dict) -> list:
+    """A request as a frame in parts (``wire.frame_parts``): big arrays as their own memory."""
     enc = _ParentEncoder()
     tree = enc.encode(message)
-    import json
-    import struct
-
     body = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
-    parts = [struct.pack(">II", len(body), len(enc.blobs)), body]
-    for b in enc.blobs:
-        parts += [struct.pack(">Q", len(b)), b]
-    return b"".join(parts)
+    return wire.frame_parts(body, enc.blobs)
+
+
+def pack_request(message: dict) -> bytes:
+    return b"".join(pack_request_parts(message))
 
 
 # -- how a call is shown in a message ------------------------------------
@@ -453,18 +453,21 @@ class _FrameReader:
         self.buf = bytearray()
         self.pos = 0  # bytes of buf already consumed (dropped in one go, never per read)
 
+    def _wait(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        ready, _, _ = select.select([self.fd], [], [], remaining)
+        if not ready:
+            raise TimeoutError
+
     def read_frame(self, deadline, from_tag):
         def read(n):
             while len(self.buf) - self.pos < n:
                 if self.pos:
                     del self.buf[:self.pos]
                     self.pos = 0
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                ready, _, _ = select.select([self.fd], [], [], remaining)
-                if not ready:
-                    raise TimeoutError
+                self._wait(deadline)
                 chunk = os.read(self.fd, 1 << 20)
                 if not chunk:
                     raise EOFError
@@ -473,7 +476,24 @@ class _FrameReader:
             self.pos += n
             return out
 
-        return wire.unpack(read, from_tag)
+        def read_blob(n):
+            """A big blob straight into the bytearray its array will keep (no copies on the way)."""
+            if n < wire.BIG_BLOB:
+                return read(n)
+            out = bytearray(n)
+            view = memoryview(out)
+            have = min(n, len(self.buf) - self.pos)
+            view[:have] = self.buf[self.pos:self.pos + have]
+            self.pos += have
+            while have < n:
+                self._wait(deadline)
+                got = os.readv(self.fd, [view[have:]])
+                if not got:
+                    raise EOFError
+                have += got
+            return out
+
+        return wire.unpack(read, from_tag, read_blob)
 
 
 def _exit_description(code):
@@ -622,8 +642,9 @@ class ChildBoundary(_Requests):
         return env
 
     def _spawn(self):
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
+        req_r, req_w = _big_pipe()
+        resp_r, resp_w = _big_pipe()
+        os.set_blocking(req_w, False)  # a write never outlasts its deadline (see _write_all)
         if self.slot is not None:  # the jail builds the child's world, then execs the child
             config = dict(self.jail_config, argv=[sys.executable, "-s", f"{JAIL_RUNTIME}/child_main.py",
                                                   str(req_r), str(resp_w)])
@@ -797,7 +818,7 @@ class ChildBoundary(_Requests):
 
     def _send(self, request, deadline, timeout, what):
         try:
-            data = pack_request(request)
+            data = pack_request_parts(request)
         except wire.WireError as e:
             raise GraderError(f"cannot send {what}: {e}") from None
         self._guarded(lambda: _write_all(self.req_w, data, deadline), timeout, what)
@@ -867,17 +888,37 @@ class ChildBoundary(_Requests):
         self.close()
 
 
-def _write_all(fd, data, deadline):
-    view = memoryview(data)
-    while view:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        _, ready, _ = select.select([], [fd], [], remaining)
-        if not ready:
-            raise TimeoutError
-        n = os.write(fd, view[: 1 << 16])
-        view = view[n:]
+def _write_all(fd, parts, deadline):
+    """Write a frame's parts to the child's non-blocking pipe, within the deadline."""
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            _, ready, _ = select.select([], [fd], [], remaining)
+            if not ready:
+                raise TimeoutError
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                continue
+            view = view[n:]
+
+
+# Pipes to and from the child this big (Linux; the default is 64 KiB): a step of an experiment
+# sends megabytes, and each pipe-full is a switch between the two processes.
+PIPE_BYTES = 1 << 20
+
+
+def _big_pipe():
+    r, w = os.pipe()
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        try:
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:  # above the machine's limit: the default size works, only slower
+            pass
+    return r, w
 
 
 class InProcessBoundary(_Requests):
@@ -908,7 +949,7 @@ class InProcessBoundary(_Requests):
         return self.manifest
 
     def _through_wire(self, reply):
-        data = self.child.pack_reply(reply)
+        data = b"".join(self.child.pack_reply(reply))
         view = memoryview(data)
         pos = [0]
 

@@ -39,7 +39,8 @@ else:  # the child: wire.py lies beside this file in the runtime folder
 # Bound before any submission code runs (see the module's docstring). The submission's own code
 # gets the real builtins module (op_load); this program's functions, defined below, get a copy.
 __builtins__ = dict(vars(builtins))
-_os_read, _os_write = os.read, os.write
+_os_read, _os_readv, _os_write = os.read, os.readv, os.write
+_bytearray, _memoryview, _len, _min, _list = bytearray, memoryview, len, min, list
 _seed_numpy = np.random.seed
 _random_state = random.seed.__self__  # the module's Random; its seed() is Python code using builtins,
 _seed_random_c = super(random.Random, _random_state).seed  # so seed it as Random.seed does an int
@@ -188,25 +189,43 @@ class Channel:
 
     def read(self, n):
         """Up to ``n`` bytes, from a buffer filled 1 MB at a time (a frame has many small parts)."""
-        if self.pos >= len(self.buf):
+        if self.pos >= _len(self.buf):
             self.buf, self.pos = _os_read(self.req_fd, max(n, 1 << 20)), 0
         out = self.buf[self.pos:self.pos + n]
-        self.pos += len(out)
+        self.pos += _len(out)
+        return out
+
+    def read_blob(self, n):
+        """A blob of ``n`` bytes; a big one read straight into the bytearray its array keeps."""
+        if n < wire.BIG_BLOB:
+            return wire.read_exact(self.read, n)
+        out = _bytearray(n)
+        view = _memoryview(out)
+        have = _min(n, _len(self.buf) - self.pos)
+        view[:have] = self.buf[self.pos:self.pos + have]
+        self.pos += have
+        while have < n:
+            got = _os_readv(self.req_fd, [view[have:]])
+            if not got:
+                raise EOFError("stream closed")
+            have += got
         return out
 
     def receive(self):
-        return wire.unpack(self.read, from_tag)
+        return wire.unpack(self.read, from_tag, self.read_blob)
 
     def send(self, message):
         message["nonce"] = self.nonce
-        data = memoryview(pack_reply(message))
-        while data:
-            n = _os_write(self.resp_fd, data)
-            data = data[n:]
+        parts = pack_reply(message)
+        for part in parts if type(parts) is _list else [parts]:   # (a frame, or its parts)
+            data = _memoryview(part)
+            while data:
+                n = _os_write(self.resp_fd, data)
+                data = data[n:]
 
 
 def pack_reply(message):
-    """Encode a reply: tensors become arrays, kept parts become handles."""
+    """Encode a reply (a frame in parts): tensors become arrays, kept parts become handles."""
 
     def hook(enc, v, depth):
         if isinstance(v, Handle_):
@@ -214,9 +233,9 @@ def pack_reply(message):
         return to_plain(enc, v, depth)
 
     try:
-        return wire.pack(message, hook)
+        return wire.pack_parts(message, hook)
     except Exception as e:  # (encoding a returned value may run the submission's code: its fault)
-        return wire.pack({"nonce": message.get("nonce"), "ok": False, "kind": "bad_value",
+        return wire.pack_parts({"nonce": message.get("nonce"), "ok": False, "kind": "bad_value",
                           "message": f"the value could not be sent back: {short(e, 300)}"})
 
 

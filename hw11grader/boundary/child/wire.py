@@ -56,7 +56,8 @@ _HEADER = struct.Struct(">II")
 _BLOB_LENGTH = struct.Struct(">Q")
 _isfinite, _isnan = math.isfinite, math.isnan
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-_ndarray, _np_dtype, _frombuffer = np.ndarray, np.dtype, np.frombuffer
+_ndarray, _np_dtype, _frombuffer, _uint8 = np.ndarray, np.dtype, np.frombuffer, np.uint8
+_bytearray, _memoryview = bytearray, memoryview
 _as_ndarray = np.ndarray.view  # ``_as_ndarray(a, _ndarray)``: a subclass's data as a plain ndarray
 
 SCHEMA = 1
@@ -175,7 +176,8 @@ class Encoder:
             raise WireError(f"arrays of dtype {a.dtype.name} cannot cross")
         if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
             a = a.copy(order="C")
-        self.blobs.append(a.tobytes())
+        # the array's own bytes (no copy): the frame is written before the sender runs on
+        self.blobs.append(_memoryview(a.reshape(-1).view(_uint8)))
         rec = {"$array": len(self.blobs) - 1, "dtype": name, "shape": list(a.shape)}
         if as_:
             rec["as"] = as_
@@ -257,23 +259,51 @@ else:  # pragma: no cover - an interpreter without the _json accelerator
     _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_not_json).encode
 
 
-def pack(message: dict, to_plain=None) -> bytes:
+# A blob at least this long is written from the array's own memory; shorter parts are joined.
+BIG_BLOB = 1 << 15
+
+
+def frame_parts(body: bytes, blobs) -> list:
+    """A frame as buffers to write in order: the small parts joined, big blobs as they are."""
+    parts, small = [], [_HEADER.pack(len(body), len(blobs)), body]
+    for b in blobs:
+        n = len(b)
+        small.append(_BLOB_LENGTH.pack(n))
+        if n >= BIG_BLOB:
+            parts.append(b"".join(small))
+            parts.append(b)
+            small = []
+        else:
+            small.append(b)
+    if small:
+        parts.append(b"".join(small))
+    return parts
+
+
+def pack_parts(message: dict, to_plain=None) -> list:
+    """``message`` as a frame, in parts (see ``frame_parts``): what a channel writes."""
     enc = Encoder(to_plain)
     tree = enc.encode(message)
-    body = _dumps(tree).encode("utf-8")
-    parts = [_HEADER.pack(len(body), len(enc.blobs)), body]
-    for b in enc.blobs:
-        parts.append(_BLOB_LENGTH.pack(len(b)))
-        parts.append(b)
-    return b"".join(parts)
+    return frame_parts(_dumps(tree).encode("utf-8"), enc.blobs)
+
+
+def pack(message: dict, to_plain=None) -> bytes:
+    """``message`` as one frame (``bytes``)."""
+    return b"".join(pack_parts(message, to_plain))
 
 
 # ---------------------------------------------------------------- decoding
 
 def decode(tree, blobs, from_tag=None, depth=0, budget=None):
-    """Rebuild plain values; ``from_tag`` handles tags this side understands."""
+    """Rebuild plain values; ``from_tag`` handles tags this side understands.
+
+    A blob received as a ``bytearray`` (read for this frame alone) becomes the
+    memory of the first array that refers to it; every other reference, and
+    every blob of another type, gets its own copy. So no two arrays decoded
+    share memory, and none shares it with the sender's buffers.
+    """
     if budget is None:
-        budget = [0]
+        budget = [0, [type(b) is _bytearray for b in blobs]]
     budget[0] += 1
     if budget[0] > 2_000_000:
         raise WireError("value has too many parts")
@@ -315,7 +345,11 @@ def _decode_tag(tree, blobs, from_tag, depth, budget):
             n *= s
         if n * dt.itemsize != len(blobs[i]):
             raise WireError("array bytes do not match its shape and dtype")
-        a = _frombuffer(blobs[i], dtype=dt).reshape(shape).copy()
+        a = _frombuffer(blobs[i], dtype=dt).reshape(shape)
+        if budget[1][i]:
+            budget[1][i] = False  # this array owns the blob's memory now
+        else:
+            a = a.copy()
         if from_tag is not None and tree.get("as"):
             return from_tag(tree, a)
         return a
@@ -387,7 +421,13 @@ def _check_expr(node, count, depth):
 
 def read_exact(read, n: int) -> bytes:
     """Read exactly n bytes with ``read(n)``; raise EOFError on a short stream."""
-    chunks = []
+    first = read(n)
+    if len(first) == n:
+        return first
+    if not first:
+        raise EOFError("stream closed")
+    chunks = [first]
+    n -= len(first)
     while n > 0:
         b = read(n)
         if not b:
@@ -413,8 +453,12 @@ def _loads(text):
     return tree
 
 
-def unpack(read, from_tag=None):
-    """Read one frame with ``read(n)`` and decode it."""
+def unpack(read, from_tag=None, read_blob=None):
+    """Read one frame with ``read(n)`` and decode it.
+
+    ``read_blob(n)``: reads a blob of ``n`` bytes (all of them, or EOFError),
+    e.g. straight into a fresh ``bytearray`` that its array then keeps.
+    """
     body_len, nblobs = _HEADER.unpack(read_exact(read, 8))
     if body_len > MAX_JSON_BYTES or nblobs > MAX_BLOBS:
         raise WireError("message too large")
@@ -426,7 +470,7 @@ def unpack(read, from_tag=None):
         total += n
         if total > MAX_TOTAL_BLOB_BYTES:
             raise WireError("message too large")
-        blobs.append(read_exact(read, n))
+        blobs.append(read_exact(read, n) if read_blob is None else read_blob(n))
     try:
         tree = _loads(body.decode("utf-8"))
     except WireError:

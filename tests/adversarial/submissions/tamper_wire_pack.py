@@ -1,9 +1,11 @@
-"""Replaces wire.pack (found in sys.modules) with one that returns a frame of JSON null."""
+"""Replaces wire's packers (found in sys.modules) with ones that return a frame of JSON null."""
 import sys
 
 import torch
 
-sys.modules["wire"].pack = lambda message, to_plain=None: b"\x00\x00\x00\x04\x00\x00\x00\x00null"
+_NULL = b"\x00\x00\x00\x04\x00\x00\x00\x00null"
+sys.modules["wire"].pack = lambda message, to_plain=None: _NULL
+sys.modules["wire"].pack_parts = lambda message, to_plain=None: [_NULL]
 
 
 # honest functions: the checks of Q3 and Q5 call them
