@@ -335,23 +335,21 @@ def _linreg_losses(W, X, y):
     return 0.5 * np.mean(r * r, axis=0)
 
 
-def _store(values, dests, what):
-    """Write a returned list of arrays into the arrays ``dests`` (checked as ``as_f64_list``).
+def _f64_arrays(values, like, what):
+    """A returned list of arrays, checked as ``as_f64_list(values, like, what)``.
 
-    A list of float64 numpy arrays of exactly ``dests``' shapes (what the lab
-    returns for float64 tensors) is copied in as it is; anything else goes
-    through ``as_f64_list`` (conversion, or the same ``BadValue``).
+    A list of float64 numpy arrays of exactly ``like``'s shapes (what the lab
+    returns for float64 tensors: fresh arrays, ours) is returned as it is;
+    anything else goes through ``as_f64_list`` (conversion, or the same
+    ``BadValue``).
     """
-    if type(values) in (list, tuple) and len(values) == len(dests):
-        for v, t in zip(values, dests):
+    if type(values) in (list, tuple) and len(values) == len(like):
+        for v, t in zip(values, like):
             if type(v) is not np.ndarray or v.dtype != _F64 or v.shape != t.shape:
                 break
         else:
-            for v, t in zip(values, dests):
-                t[...] = v
-            return
-    for v, t in zip(as_f64_list(values, dests, what), dests):
-        t[...] = v
+            return list(values)
+    return as_f64_list(values, like, what)
 
 
 def _f64_vector(value, d, what):
@@ -387,6 +385,7 @@ class _Updates:
         self.state = [{} for _ in range(L)]
         self.retired = []       # handles no map will receive again, not yet dropped
         self.dropping = []      # handles to drop with the next map
+        self.stacks = {}        # j -> (params, grads): the arrays sent for learning rate j
 
     def step(self, alive, run_params, run_grads, lrs):
         """One round trip: the new parameters of the live runs are written into ``run_params``.
@@ -399,15 +398,15 @@ class _Updates:
         groups = [j for j in range(L) if alive[:, j].any()]
         calls, stacks = [], []
         for j in groups:
-            ks = [i * L + j for i in range(G)]
-            params = [np.stack(ps) for ps in zip(*(run_params[k] for k in ks))]
-            grads = []
-            for q, p in enumerate(params):
-                g = np.zeros_like(p)
-                for i in range(G):
+            params, grads = self._buffers(j, run_params[j])
+            for i in range(G):
+                k = i * L + j
+                for q, (p, g) in enumerate(zip(params, grads)):
+                    p[i] = run_params[k][q]
                     if alive[i, j]:
-                        g[i] = run_grads[i * L + j][q]
-                grads.append(g)
+                        g[i] = run_grads[k][q]
+                    else:
+                        g[i] = 0.0
             stacks.append(params)
             if self.optimizer == "sgd":
                 calls.append(((params, grads, lrs[j]), {}))
@@ -430,11 +429,19 @@ class _Updates:
                 if not isinstance(self.state[j], dict):
                     self.dropping.append(self.state[j])
                 self.state[j] = handle
-            _store(new_params, params, what)
+            new_params = _f64_arrays(new_params, params, what)
             for i in range(G):
                 if alive[i, j]:
-                    for dest, src in zip(run_params[i * L + j], params):
+                    for dest, src in zip(run_params[i * L + j], new_params):
                         dest[...] = src[i]
+
+    def _buffers(self, j, like):
+        """Learning rate ``j``'s stacked parameters and gradients (``G x shape``), reused every step:
+        a map sends its arguments' values before it returns."""
+        if j not in self.stacks:
+            self.stacks[j] = tuple([np.empty((self.G,) + p.shape, dtype=F64) for p in like]
+                                   for _ in range(2))
+        return self.stacks[j]
 
     def stop(self, alive, j):
         """A run of learning rate ``j`` diverged (``alive`` updated): once all have, its state is retired."""
