@@ -66,6 +66,7 @@ ALLOWED_DTYPES = frozenset(
 )
 MAX_JSON_BYTES = 16 * 1024 * 1024
 _DTYPE_NAMES = {np.dtype(n): n for n in ALLOWED_DTYPES}  # native byte order only
+_DTYPES = {n: np.dtype(n) for n in ALLOWED_DTYPES}
 MAX_BLOBS = 100_000
 MAX_TOTAL_BLOB_BYTES = 256 * 1024 * 1024
 MAX_STRING = MAX_JSON_BYTES  # a string is bounded by its frame (a long honest cell must reach the child)
@@ -312,14 +313,15 @@ def decode(tree, blobs, from_tag=None, depth=0, budget=None):
     t = type(tree)
     if t is str:
         return clean_string(tree)
-    if tree is None or t in (bool, int, float):
+    if tree is None or t is float or t is int or t is bool:
         return tree
     if t is list:
         return [decode(x, blobs, from_tag, depth + 1, budget) for x in tree]
     if t is not dict:
         raise WireError(f"unexpected JSON value {t.__name__}")
-    if len(tree) >= 1 and any(k.startswith("$") and not k.startswith("$$") for k in tree):
-        return _decode_tag(tree, blobs, from_tag, depth, budget)
+    for k in tree:
+        if k[:1] == "$" and k[1:2] != "$":  # a tag (an escaped key starts with "$$")
+            return _decode_tag(tree, blobs, from_tag, depth, budget)
     return {
         clean_string(k[1:] if k.startswith("$$") else k): decode(x, blobs, from_tag, depth + 1, budget)
         for k, x in tree.items()
@@ -333,16 +335,18 @@ def _decode_tag(tree, blobs, from_tag, depth, budget):
         shape = tree.get("shape")
         if type(i) is not int or not 0 <= i < len(blobs):
             raise WireError("bad array reference")
-        if type(dtype) is not str or dtype not in ALLOWED_DTYPES:
+        dt = _DTYPES.get(dtype) if type(dtype) is str else None
+        if dt is None:
             raise WireError(f"array dtype {_clip(dtype)} not allowed")
-        if type(shape) is not list or len(shape) > 32 or any(type(s) is not int or s < 0 for s in shape):
+        if type(shape) is not list or len(shape) > 32:
             raise WireError("bad array shape")
-        if tree.get("as") not in (None, "torch", "numpy"):
-            raise WireError("bad array conversion")
-        dt = _np_dtype(dtype)
         n = 1
         for s in shape:
+            if type(s) is not int or s < 0:
+                raise WireError("bad array shape")
             n *= s
+        if tree.get("as") not in (None, "torch", "numpy"):
+            raise WireError("bad array conversion")
         if n * dt.itemsize != len(blobs[i]):
             raise WireError("array bytes do not match its shape and dtype")
         a = _frombuffer(blobs[i], dtype=dt).reshape(shape)
@@ -444,8 +448,11 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*").match
 
 def _loads(text):
     end = _WHITESPACE(text, 0).end()
+    # no run of more than MAX_INT_DIGITS digits anywhere: no integer ``_parse_int`` would refuse,
+    # so the scanner that converts integers itself reads the same tree, faster
+    scan = _scan_once if _LONG_DIGITS(text) else _scan_fast
     try:
-        tree, end = _scan_once(text, end)
+        tree, end = scan(text, end)
     except StopIteration:
         raise WireError("message is not valid JSON: JSONDecodeError") from None
     if _WHITESPACE(text, end).end() != len(text):
@@ -496,3 +503,5 @@ def _parse_int(text):
 
 _scan_once = json.scanner.make_scanner(
     json.decoder.JSONDecoder(parse_constant=_no_constant, parse_int=_parse_int))
+_scan_fast = json.scanner.make_scanner(json.decoder.JSONDecoder(parse_constant=_no_constant))
+_LONG_DIGITS = re.compile("[0-9]{%d}" % (MAX_INT_DIGITS + 1)).search
