@@ -6,11 +6,14 @@ folder is wanted) and NEVER raises: a plot is feedback, not a verdict. Each
 plot is drawn once per grading (remembered in the session's shared memo).
 
 The drawing is done by a painter: a separate Python process (this file run
-as a script), started at the first plot of a grading and sent each plot's
-plain data as one JSON line, so importing matplotlib and rendering overlap
-the rest of the grading on the other core instead of adding to it. The
-session waits for the painter when the grading ends (``Session.finish``);
-a plot the painter could not write is not listed.
+as a script), sent each plot's plain data as one JSON line, so importing
+matplotlib and rendering overlap the rest of the grading on the other core
+instead of adding to it. A check module that draws plots exports
+``on_session_start`` (= ``start_painter``): the painter is started as the
+grading's checks begin, so matplotlib is imported and warmed up before the
+first plot is asked for. The session waits for the painter when the grading
+ends (``Session.finish``), or stops it if no plot was asked for; a plot the
+painter could not write is not listed.
 """
 from __future__ import annotations
 
@@ -72,6 +75,10 @@ class _Painter:
 
     def finish(self):
         import os
+        if not self.paths:  # nothing to draw: do not wait for its warm-up
+            self.proc.kill()
+            self.proc.wait()
+            return
         try:
             self.proc.stdin.close()
             self.proc.wait(timeout=PAINTER_WAIT_S)
@@ -83,11 +90,18 @@ class _Painter:
                 self.session.plots.remove(path)
 
 
-def _painter(sub):
-    memo = sub.session.memo
+def start_painter(session):
+    """Start this grading's painter now (if feedback files are wanted and it is not running yet)."""
+    if getattr(session, "feedback_dir", None) is None:
+        return None
+    memo = session.memo
     if _PAINTER_KEY not in memo:
-        memo[_PAINTER_KEY] = _Painter(sub.session)
+        memo[_PAINTER_KEY] = _Painter(session)
     return memo[_PAINTER_KEY]
+
+
+def _painter(sub):
+    return start_painter(sub.session)
 
 
 def _render(draw, path, args, kwargs):
@@ -259,6 +273,23 @@ def _serve(lines):
             continue
 
 
+def _warm_up():
+    """Import matplotlib and draw a figure with text once (font cache, Agg) before any job arrives."""
+    try:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot([1, 2], [1, 2], "-o")
+        ax.set_xscale("log")
+        ax.set_title("warm-up")
+        ax.legend(["x"])
+        fig.tight_layout()
+        fig.canvas.draw()
+        plt.close(fig)
+    except Exception:  # noqa: BLE001 - feedback only: the jobs will say
+        pass
+
+
 if __name__ == "__main__":
     import sys
+    _warm_up()
     _serve(sys.stdin)

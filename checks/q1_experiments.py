@@ -22,6 +22,9 @@ from reference import cache
 
 from . import _plots
 
+# plots are drawn for this module's checks: the painter starts as the grading begins
+on_session_start = _plots.start_painter
+
 TIMEOUT_S = 30.0
 TAIL_RTOL = 1e-3     # "reaches the Eckart-Young tail": best loss <= tail * (1 + TAIL_RTOL) (+ a float floor)
 FLOOR = 1e-9         # x the loss at W0

@@ -25,6 +25,9 @@ from reference import q7_sensitivity as ref
 
 from . import _judging, _plots
 
+# plots are drawn for this module's checks: the painter starts as the grading begins
+on_session_start = _plots.start_painter
+
 TIMEOUT_S = 60.0
 CENTRE_MAX = 0.25          # |mean| <= CENTRE_MAX * std
 WITHIN_1STD_MIN = 0.55     # Gaussian: 0.68, uniform: 0.58

@@ -192,3 +192,22 @@ def test_plots_are_painted_by_a_helper_that_a_child_teardown_spares(tmp_path):
     assert good.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not bad.exists()
     assert session.plots == [str(good)]
+
+
+def test_the_painter_starts_with_the_grading_and_an_unused_one_is_stopped(tmp_path):
+    """The check modules that plot start the painter as a grading's checks begin (so matplotlib
+    loads meanwhile); when no plot was asked for, the grading's end stops it instead of waiting."""
+    from checks import _plots
+    from hw11grader.judge.checking import Session
+    from hw11grader.judge.registry import load_content
+
+    starters = load_content(questions=["q4", "q5"]).starters
+    assert starters == (_plots.start_painter,)            # q4 plots, q5 does not
+    assert load_content(questions=["q5"]).starters == ()
+    assert _plots.start_painter(Session(feedback_dir=None)) is None    # no feedback folder: no painter
+    session = Session(feedback_dir=tmp_path)
+    painter = _plots.start_painter(session)
+    assert painter.proc.poll() is None and _plots.start_painter(session) is painter
+    session.finish()
+    assert painter.proc.returncode == -9                  # stopped, not waited for
+    assert list(tmp_path.iterdir()) == []

@@ -55,6 +55,9 @@ class Content:
     entries: tuple  # of Entry, in report order
     written_keys: tuple
     problems: tuple = ()  # configuration problems (shown as warnings; a test keeps it empty)
+    # ``on_session_start(session)`` of the imported check modules that define one (e.g. start the
+    # plots' painter), called as a grading's checks begin
+    starters: tuple = ()
 
     def question(self, qid):
         for q in self.questions:
@@ -97,7 +100,7 @@ def load_content(package: str = "checks", questions=None) -> Content:
         Question(qid, str(q.get("title", qid)), float(q["points"]))
         for qid, q in config.get("questions", {}).items()
     )
-    specs, hidden_defined = {}, set()
+    specs, hidden_defined, starters = {}, set(), []
     for where, prefix in ((folder, package), (folder / HIDDEN_FOLDER, f"{package}.{HIDDEN_FOLDER}")):
         if not where.is_dir():
             continue
@@ -107,6 +110,9 @@ def load_content(package: str = "checks", questions=None) -> Content:
             if wanted is not None and question_of_module(mod.name) not in wanted:
                 continue
             module = importlib.import_module(f"{prefix}.{mod.name}")
+            starter = getattr(module, "on_session_start", None)
+            if callable(starter) and starter not in starters:
+                starters.append(starter)
             for value in vars(module).values():
                 spec = getattr(value, "__hw11_check__", None)
                 if spec is None or getattr(value, "__module__", None) != module.__name__:
@@ -151,4 +157,4 @@ def load_content(package: str = "checks", questions=None) -> Content:
         raise ConfigError("; ".join(fatal))
     entries.sort(key=lambda e: order.get(e.question, 99))  # stable: table order within a question
     written = tuple(getattr(pkg, "WRITTEN_KEYS", ()))
-    return Content(questions, tuple(entries), written, tuple(problems))
+    return Content(questions, tuple(entries), written, tuple(problems), tuple(starters))

@@ -160,6 +160,11 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
                                 f"{cell.get('message', '')}")
         if manifest.status != "ok":
             warnings.append(f"the submission could not be loaded: {manifest.message}")
+        for starter in getattr(content, "starters", ()):
+            try:
+                starter(session)
+            except Exception:  # noqa: BLE001 - feedback work (the plots' painter): never a verdict
+                pass
         results = []
         deadline = started + limits.submission_timeout
         for i, entry in enumerate(selected):
