@@ -11,7 +11,8 @@ matplotlib and rendering overlap the rest of the grading on the other core
 instead of adding to it. A check module that draws plots exports
 ``on_session_start`` (= ``start_painter``): the painter is started as the
 grading's checks begin, so matplotlib is imported and warmed up before the
-first plot is asked for. The session waits for the painter when the grading
+first plot is asked for; it runs at the lowest priority, on a core the
+grading leaves idle. The session waits for the painter when the grading
 ends (``Session.finish``), or stops it if no plot was asked for; a plot the
 painter could not write is not listed.
 """
@@ -290,6 +291,11 @@ def _warm_up():
 
 
 if __name__ == "__main__":
+    import os
     import sys
+    try:  # the lowest priority: it draws on a core the grading leaves idle, never on the grading's time
+        os.nice(19)
+    except OSError:
+        pass
     _warm_up()
     _serve(sys.stdin)
