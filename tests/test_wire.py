@@ -171,3 +171,61 @@ def test_a_long_honest_cell_fits_in_the_load_request():
         return out
 
     assert wire.unpack(read, child_main.from_tag)["cells"][0]["source"] == cell
+
+
+def _blob_stream(frame, chunk):
+    """``read``/``read_blob`` over ``frame``, handing out at most ``chunk`` bytes per read."""
+    pos = [0]
+
+    def read(n):
+        out = frame[pos[0]:pos[0] + min(n, chunk)]
+        pos[0] += len(out)
+        return out
+
+    def read_into(view):
+        got = frame[pos[0]:pos[0] + min(len(view), chunk)]
+        view[:len(got)] = got
+        pos[0] += len(got)
+        return len(got)
+
+    def read_blob(n):
+        out, _ = wire.read_blob(n, b"", read_into)
+        return out
+
+    return read, read_blob
+
+
+def test_big_blobs_are_read_into_arrays_of_their_own_and_a_shared_one_is_copied():
+    """A big array crosses without copies (the decoded array keeps the buffer it was read into), yet
+    no two decoded arrays share memory: a blob referred to twice is copied for the second."""
+    big = np.arange(wire.BIG_BLOB, dtype=np.float64).reshape(64, -1)   # 8x BIG_BLOB bytes
+    frame = pack_request({"a": big, "b": big, "c": [big[:1]]})
+    assert len(frame) > big.nbytes + big[:1].nbytes        # the shared array crossed once
+    assert len(frame) < 2 * big.nbytes
+    read, read_blob = _blob_stream(frame, 4096)
+    out = wire.unpack(read, lambda tag, v: v, read_blob)
+    a, b, c = out["a"], out["b"], out["c"][0]
+    assert np.array_equal(a, big) and np.array_equal(b, big) and np.array_equal(c, big[:1])
+    assert a.flags.writeable and b.flags.writeable and not np.shares_memory(a, b)
+    owner = a
+    while isinstance(owner, (np.ndarray, memoryview)):
+        owner = owner.base if isinstance(owner, np.ndarray) else owner.obj
+    assert type(owner) is bytearray                         # the buffer it was read into, kept
+    a[0, 0] = -1.0
+    assert b[0, 0] == 0.0
+
+
+def test_a_blob_cut_short_is_the_end_of_the_stream():
+    got = []
+
+    def read_into(view):
+        if got:
+            return 0
+        view[:3] = b"abc"
+        got.append(3)
+        return 3
+
+    with pytest.raises(EOFError):
+        wire.read_blob(8, b"xy", read_into)
+    out, taken = wire.read_blob(4, b"xyzw-extra", read_into)
+    assert bytes(out) == b"xyzw" and taken == 4

@@ -480,17 +480,12 @@ class _FrameReader:
             """A big blob straight into the bytearray its array will keep (no copies on the way)."""
             if n < wire.BIG_BLOB:
                 return read(n)
-            out = bytearray(n)
-            view = memoryview(out)
-            have = min(n, len(self.buf) - self.pos)
-            view[:have] = self.buf[self.pos:self.pos + have]
-            self.pos += have
-            while have < n:
+            def read_into(view):
                 self._wait(deadline)
-                got = os.readv(self.fd, [view[have:]])
-                if not got:
-                    raise EOFError
-                have += got
+                return os.readv(self.fd, [view])
+
+            out, taken = wire.read_blob(n, self.buf[self.pos:self.pos + n], read_into)
+            self.pos += taken
             return out
 
         return wire.unpack(read, from_tag, read_blob)

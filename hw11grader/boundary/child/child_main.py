@@ -40,7 +40,7 @@ else:  # the child: wire.py lies beside this file in the runtime folder
 # gets the real builtins module (op_load); this program's functions, defined below, get a copy.
 __builtins__ = dict(vars(builtins))
 _os_read, _os_readv, _os_write = os.read, os.readv, os.write
-_bytearray, _memoryview, _len, _min, _list = bytearray, memoryview, len, min, list
+_memoryview, _len, _list = memoryview, len, list
 _seed_numpy = np.random.seed
 _random_state = random.seed.__self__  # the module's Random; its seed() is Python code using builtins,
 _seed_random_c = super(random.Random, _random_state).seed  # so seed it as Random.seed does an int
@@ -199,16 +199,9 @@ class Channel:
         """A blob of ``n`` bytes; a big one read straight into the bytearray its array keeps."""
         if n < wire.BIG_BLOB:
             return wire.read_exact(self.read, n)
-        out = _bytearray(n)
-        view = _memoryview(out)
-        have = _min(n, _len(self.buf) - self.pos)
-        view[:have] = self.buf[self.pos:self.pos + have]
-        self.pos += have
-        while have < n:
-            got = _os_readv(self.req_fd, [view[have:]])
-            if not got:
-                raise EOFError("stream closed")
-            have += got
+        out, taken = wire.read_blob(n, self.buf[self.pos:self.pos + n],
+                                    lambda view: _os_readv(self.req_fd, [view]))
+        self.pos += taken
         return out
 
     def receive(self):

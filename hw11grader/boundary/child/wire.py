@@ -441,6 +441,27 @@ def read_exact(read, n: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_blob(n: int, buffered, read_into):
+    """A blob of ``n`` bytes into a fresh ``bytearray`` (the memory its array will keep).
+
+    ``buffered``: bytes already read from the stream (the start of the blob);
+    ``read_into(view)`` reads more straight into ``view`` and returns the count
+    (0 at the end of the stream: EOFError). Returns the blob and how many bytes
+    of ``buffered`` it took.
+    """
+    out = _bytearray(n)
+    view = _memoryview(out)
+    have = n if len(buffered) > n else len(buffered)
+    view[:have] = buffered[:have]
+    taken = have
+    while have < n:
+        got = read_into(view[have:])
+        if not got:
+            raise EOFError("stream closed")
+        have += got
+    return out, taken
+
+
 # JSON text to a tree, as ``json.loads(text, parse_constant=..., parse_int=...)`` reads it, with a
 # scanner built once (the C one where there is one): a later patch of json changes nothing.
 _WHITESPACE = re.compile(r"[ \t\n\r]*").match
