@@ -40,7 +40,6 @@ else:  # the child: wire.py lies beside this file in the runtime folder
 # gets the real builtins module (op_load); this program's functions, defined below, get a copy.
 __builtins__ = dict(vars(builtins))
 _os_read, _os_readv, _os_write = os.read, os.readv, os.write
-_memoryview, _len, _list = memoryview, len, list
 _seed_numpy = np.random.seed
 _random_state = random.seed.__self__  # the module's Random; its seed() is Python code using builtins,
 _seed_random_c = super(random.Random, _random_state).seed  # so seed it as Random.seed does an int
@@ -189,10 +188,10 @@ class Channel:
 
     def read(self, n):
         """Up to ``n`` bytes, from a buffer filled 1 MB at a time (a frame has many small parts)."""
-        if self.pos >= _len(self.buf):
+        if self.pos >= len(self.buf):
             self.buf, self.pos = _os_read(self.req_fd, max(n, 1 << 20)), 0
         out = self.buf[self.pos:self.pos + n]
-        self.pos += _len(out)
+        self.pos += len(out)
         return out
 
     def read_blob(self, n):
@@ -210,8 +209,8 @@ class Channel:
     def send(self, message):
         message["nonce"] = self.nonce
         parts = pack_reply(message)
-        for part in parts if type(parts) is _list else [parts]:   # (a frame, or its parts)
-            data = _memoryview(part)
+        for part in parts if type(parts) is list else [parts]:   # (a frame, or its parts)
+            data = memoryview(part)
             while data:
                 n = _os_write(self.resp_fd, data)
                 data = data[n:]
@@ -229,7 +228,7 @@ def pack_reply(message):
         return wire.pack_parts(message, hook)
     except Exception as e:  # (encoding a returned value may run the submission's code: its fault)
         return wire.pack_parts({"nonce": message.get("nonce"), "ok": False, "kind": "bad_value",
-                          "message": f"the value could not be sent back: {short(e, 300)}"})
+                                "message": f"the value could not be sent back: {short(e, 300)}"})
 
 
 # ---------------------------------------------------------------- errors
