@@ -129,3 +129,40 @@ def test_a_grader_owned_experiment_returning_malformed_data_is_a_grader_error(mo
     monkeypatch.setattr(experiments.q7_sensitivity, "sensitivity", lambda lab, **k: {"layers": "?"})
     result = run_check(entry, boundary, manifest)
     assert result.status == "grader_error" and result.score == 0, result
+
+
+def test_big_arrays_cross_through_shared_regions_sealed_at_their_size():
+    """The regions a child shares with the grader are memfds it can write but never resize (a
+    shrunk region would SIGBUS the grader reading it); a big array reaches the child through the
+    request region and comes back through the reply region, intact, copied out of it."""
+    import fcntl
+    import os
+
+    import numpy as np
+
+    from hw11grader.boundary import ChildBoundary, _shared_regions
+    from hw11grader.loading import load
+
+    regions = _shared_regions()
+    assert len(regions) == 2
+    sealed = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+    for fd, _ in regions:
+        assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & sealed == sealed
+        with pytest.raises(PermissionError):
+            os.ftruncate(fd, 0)
+        with pytest.raises(PermissionError):
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE)     # no seal can be changed
+        os.close(fd)
+    assert not memoryview(regions[0][1]).readonly and memoryview(regions[1][1]).readonly
+
+    g = np.random.default_rng(0)
+    params, grads = [g.standard_normal((500, 700))], [g.standard_normal((500, 700))]   # 2.8 MB each
+    with ChildBoundary(load(SUBMISSIONS / "correct.py")) as boundary:
+        assert boundary.start().status == "ok"
+        out = boundary.map("sgd_update", [((params, grads, 0.5), {}), ((grads, params, 2.0), {})], seed=0)
+        assert bytes(boundary.req_region[:params[0].nbytes]) == params[0].tobytes()   # sent there
+        reply_region = boundary.reader.region
+        assert bytes(reply_region[:params[0].nbytes]) == out[0][0].tobytes()         # and back
+        assert not np.shares_memory(out[0][0], np.frombuffer(reply_region, dtype=np.uint8))
+    assert np.array_equal(out[0][0], params[0] - 0.5 * grads[0])
+    assert np.array_equal(out[1][0], grads[0] - 2.0 * params[0])

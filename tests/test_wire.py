@@ -229,3 +229,40 @@ def test_a_blob_cut_short_is_the_end_of_the_stream():
         wire.read_blob(8, b"xy", read_into)
     out, taken = wire.read_blob(4, b"xyzw-extra", read_into)
     assert bytes(out) == b"xyzw" and taken == 4
+
+
+def test_big_blobs_travel_in_the_shared_region_and_are_copied_out_of_it():
+    """With a shared region, the big arrays that fit go there (the stream carries only the rest),
+    and the receiver copies them out: what the sender writes in the region afterwards (the next
+    frame, or a submission scribbling on its own side) changes nothing already received."""
+    big = np.arange(wire.BIG_BLOB, dtype=np.float64).reshape(64, -1)      # 8x BIG_BLOB bytes
+    other = -np.arange(wire.BIG_BLOB // 2, dtype=np.float64)                # 4x BIG_BLOB bytes
+    region = memoryview(bytearray(2 * big.nbytes + other.nbytes // 2))      # room for a and b
+    message = {"a": big, "b": [big], "c": other, "small": np.ones(3)}
+    data = b"".join(wire.pack_parts(message, None, region))
+    inline = len(b"".join(wire.pack_parts(message)))
+    assert len(data) < inline - 2 * big.nbytes + 4096      # a and b: in the region
+    assert other.nbytes < len(data)                         # other did not fit: on the stream
+    read, read_blob = _blob_stream(data, 4096)
+    out = wire.unpack(read, None, read_blob, region)
+    assert np.array_equal(out["a"], big) and np.array_equal(out["b"][0], big)
+    assert np.array_equal(out["c"], other) and np.array_equal(out["small"], np.ones(3))
+    assert not np.shares_memory(out["a"], out["b"][0])
+    region[:] = b"\xff" * len(region)                       # the region rewritten after the frame
+    assert np.array_equal(out["a"], big) and np.array_equal(out["b"][0], big)
+
+
+@pytest.mark.parametrize("room", [None, 0, 8 * 1024 - 1])
+def test_a_blob_said_to_be_in_the_shared_region_must_lie_inside_it(room):
+    """The length of a region blob comes from the sender (the submission's process): a region
+    blob where there is no region, or reaching past its end, is refused before anything is read."""
+    body = b'{"v": {"$array": 0, "dtype": "float64", "shape": [1024]}}'
+    data = struct.pack(">II", len(body), 1) + body + struct.pack(">Q", (8 * 1024) | wire.IN_REGION)
+    region = None if room is None else memoryview(bytearray(room))
+    read, read_blob = _blob_stream(data, 4096)
+    with pytest.raises(wire.WireError, match="shared region"):
+        wire.unpack(read, None, read_blob, region)
+    if room is not None:
+        region = memoryview(bytearray(np.arange(1024.0).tobytes() + b"tail"))   # room enough
+        read, read_blob = _blob_stream(data, 4096)
+        assert np.array_equal(wire.unpack(read, None, read_blob, region)["v"], np.arange(1024.0))

@@ -1,16 +1,17 @@
 """The program that runs inside the submission's child process.
 
 It is copied, with ``wire.py`` (and nothing else), into a private runtime
-folder and started as ``python -I child_main.py REQ_FD RESP_FD``. It holds
-no answers and runs no grader-owned experiment: it loads the submission's
-code cells and answers requests with plain data - calls of the
-submission's functions (one, or a batch in one round trip), and a few
-generic operations on objects it keeps for the grader (inspect their
+folder and started as ``python -I child_main.py REQ_FD RESP_FD [REQ_REGION_FD
+RESP_REGION_FD]``. It holds no answers and runs no grader-owned experiment:
+it loads the submission's code cells and answers requests with plain data -
+calls of the submission's functions (one, or a batch in one round trip), and
+a few generic operations on objects it keeps for the grader (inspect their
 parameters, back-propagate a given cotangent through one, set parameters).
 Every loop, loss and verdict is the grader's, in the parent.
 
 Calls arrive and results leave on two dedicated pipes (never stdout or
-stderr), and every reply carries the per-run nonce the grader sent first.
+stderr), their big arrays in two shared memory regions when the grader made
+them, and every reply carries the per-run nonce the grader sent first.
 
 What this program calls is bound at start-up, before any submission code
 runs: ``os.read``/``os.write``, the random seeders, a private copy of the
@@ -23,6 +24,7 @@ read to the submission.
 """
 import builtins
 import linecache
+import mmap
 import os
 import random
 import sys
@@ -40,6 +42,7 @@ else:  # the child: wire.py lies beside this file in the runtime folder
 # gets the real builtins module (op_load); this program's functions, defined below, get a copy.
 __builtins__ = dict(vars(builtins))
 _os_read, _os_readv, _os_write = os.read, os.readv, os.write
+_mmap, _memoryview = mmap.mmap, memoryview
 _seed_numpy = np.random.seed
 _random_state = random.seed.__self__  # the module's Random; its seed() is Python code using builtins,
 _seed_random_c = super(random.Random, _random_state).seed  # so seed it as Random.seed does an int
@@ -179,6 +182,11 @@ class Handle_:
 
 # ---------------------------------------------------------------- channel
 
+# The grader's two shared memory regions, once main() mapped them (``wire.frame_parts``): the
+# big arrays of a request are read from the first, those of a reply written into the second.
+REGIONS = [None, None]
+
+
 class Channel:
     def __init__(self, req_fd, resp_fd):
         self.req_fd = req_fd
@@ -204,7 +212,7 @@ class Channel:
         return out
 
     def receive(self):
-        return wire.unpack(self.read, from_tag, self.read_blob)
+        return wire.unpack(self.read, from_tag, self.read_blob, REGIONS[0])
 
     def send(self, message):
         message["nonce"] = self.nonce
@@ -217,7 +225,8 @@ class Channel:
 
 
 def pack_reply(message):
-    """Encode a reply (a frame in parts): tensors become arrays, kept parts become handles."""
+    """Encode a reply (a frame in parts): tensors become arrays, kept parts become handles;
+    big arrays go into the reply region when there is one and they fit."""
 
     def hook(enc, v, depth):
         if isinstance(v, Handle_):
@@ -225,7 +234,7 @@ def pack_reply(message):
         return to_plain(enc, v, depth)
 
     try:
-        return wire.pack_parts(message, hook)
+        return wire.pack_parts(message, hook, REGIONS[1])
     except Exception as e:  # (encoding a returned value may run the submission's code: its fault)
         return wire.pack_parts({"nonce": message.get("nonce"), "ok": False, "kind": "bad_value",
                                 "message": f"the value could not be sent back: {short(e, 300)}"})
@@ -582,8 +591,18 @@ def apply_limits(limits):
             pass
 
 
+def _region(fd, access):
+    """The grader's shared region behind ``fd`` (a sealed memfd: it cannot be resized), mapped."""
+    size = os.fstat(fd).st_size
+    region = _memoryview(_mmap(fd, size, access=access))
+    os.close(fd)
+    return region
+
+
 def main():
     req_fd, resp_fd = int(sys.argv[1]), int(sys.argv[2])
+    if len(sys.argv) == 5:  # the request region (read here), the reply region (written here)
+        REGIONS[:] = [_region(int(sys.argv[3]), mmap.ACCESS_READ), _region(int(sys.argv[4]), mmap.ACCESS_WRITE)]
     # the submission may print; keep stdin closed so it cannot block on input()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -6,7 +6,13 @@ the child side). It holds no answers.
 
 A message is one frame: an 8-byte header (4-byte big-endian length of the
 JSON part, 4-byte count of binary blobs), the UTF-8 JSON part, then for each
-blob an 8-byte length and the raw bytes.  Arrays travel as
+blob an 8-byte length and the raw bytes. Where the two sides share memory
+(a ``region`` of the sender's, mapped by the receiver too), a big blob may
+travel there instead: its length has the top bit (``IN_REGION``) set, no
+bytes follow it on the stream, and it lies in the region right after the
+frame's previous blobs that did (the receiver computes each offset itself,
+checks it against the region's size and copies the bytes out before it
+reads them).  Arrays travel as
 ``{"$array": i, "dtype": "float64", "shape": [..]}`` pointing at blob ``i``.
 Nothing received is ever unpickled or evaluated: the decoder builds only
 dicts, lists, str, int, float, bool, None, numpy arrays of whitelisted
@@ -260,15 +266,30 @@ else:  # pragma: no cover - an interpreter without the _json accelerator
     _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_not_json).encode
 
 
-# A blob at least this long is written from the array's own memory; shorter parts are joined.
+# A blob at least this long is written from the array's own memory (or into the shared region);
+# shorter parts are joined.
 BIG_BLOB = 1 << 15
+IN_REGION = 1 << 63  # set in a blob's length: its bytes are in the shared region, not on the stream
 
 
-def frame_parts(body: bytes, blobs) -> list:
-    """A frame as buffers to write in order: the small parts joined, big blobs as they are."""
+def frame_parts(body: bytes, blobs, region=None) -> list:
+    """A frame as buffers to write in order: the small parts joined, big blobs as they are.
+
+    ``region``: a writable byte memoryview the receiver also maps; the big
+    blobs that fit are copied into it, one after the other from its start,
+    instead of travelling on the stream. The caller writes the frame only
+    after that, and reuses the region only once the receiver has answered.
+    """
     parts, small = [], [_HEADER.pack(len(body), len(blobs)), body]
+    used = 0
+    room = len(region) if region is not None else 0
     for b in blobs:
         n = len(b)
+        if n >= BIG_BLOB and used + n <= room:
+            region[used:used + n] = b
+            used += n
+            small.append(_BLOB_LENGTH.pack(n | IN_REGION))
+            continue
         small.append(_BLOB_LENGTH.pack(n))
         if n >= BIG_BLOB:
             parts.append(b"".join(small))
@@ -281,11 +302,11 @@ def frame_parts(body: bytes, blobs) -> list:
     return parts
 
 
-def pack_parts(message: dict, to_plain=None) -> list:
+def pack_parts(message: dict, to_plain=None, region=None) -> list:
     """``message`` as a frame, in parts (see ``frame_parts``): what a channel writes."""
     enc = Encoder(to_plain)
     tree = enc.encode(message)
-    return frame_parts(_dumps(tree).encode("utf-8"), enc.blobs)
+    return frame_parts(_dumps(tree).encode("utf-8"), enc.blobs, region)
 
 
 def pack(message: dict, to_plain=None) -> bytes:
@@ -481,11 +502,15 @@ def _loads(text):
     return tree
 
 
-def unpack(read, from_tag=None, read_blob=None):
+def unpack(read, from_tag=None, read_blob=None, region=None):
     """Read one frame with ``read(n)`` and decode it.
 
     ``read_blob(n)``: reads a blob of ``n`` bytes (all of them, or EOFError),
     e.g. straight into a fresh ``bytearray`` that its array then keeps.
+    ``region``: the sender's shared region (a byte memoryview), where the
+    blobs marked ``IN_REGION`` are: each is copied out into a fresh
+    ``bytearray`` (so what the sender writes there later changes nothing
+    received); one that does not lie inside it is a ``WireError``.
     """
     body_len, nblobs = _HEADER.unpack(read_exact(read, 8))
     if body_len > MAX_JSON_BYTES or nblobs > MAX_BLOBS:
@@ -493,11 +518,21 @@ def unpack(read, from_tag=None, read_blob=None):
     body = read_exact(read, body_len)
     blobs = []
     total = 0
+    used = 0
     for _ in range(nblobs):
         (n,) = _BLOB_LENGTH.unpack(read_exact(read, 8))
+        shared = n >= IN_REGION
+        if shared:
+            n -= IN_REGION
         total += n
         if total > MAX_TOTAL_BLOB_BYTES:
             raise WireError("message too large")
+        if shared:
+            if region is None or used + n > len(region):
+                raise WireError("a blob outside the shared region")
+            blobs.append(_bytearray(region[used:used + n]))
+            used += n
+            continue
         blobs.append(read_exact(read, n) if read_blob is None else read_blob(n))
     try:
         tree = _loads(body.decode("utf-8"))
