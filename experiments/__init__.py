@@ -20,6 +20,13 @@ a student error, a timeout, a missing name - which end the experiment):
                                                  ``(args_tuple, kwargs_dict)``;
                                                  returns the list of results and
                                                  raises at the first failing call
+    lab.map_start(name, calls, keep=None, drop=())  the same map, sent now: the grader
+    lab.map_finish(pending)                      works while the submission does, and
+                                                 reads the results later; maps are
+                                                 finished in the order they were
+                                                 started, at most two at a time, so
+                                                 the submission sees the same calls
+                                                 in the same order as with ``map``
     lab.method(handle, name, *args, **kwargs)    a method of an object kept in the child
     lab.inspect(handle, attrs)                   what the child sees of a kept object
     lab.vjp(handle, args, cotangent)             ``out = obj(*args)``, back-propagated

@@ -47,7 +47,11 @@ How the submission is called (see ``experiments/__init__.py``): all the runs
 of a sweep (every batch size x learning rate) advance in lockstep, and one
 training step of all of them is ONE ``lab.map`` round trip per submission
 function: ``linreg_grad`` then the update rule for linear regression, only the
-update rule for the MLP (whose gradients are the grader's). ``linreg_grad`` is
+update rule for the MLP (whose gradients are the grader's), in two maps there:
+the learning rates in two halves, each map started (``lab.map_start``) as soon
+as its half's gradients are computed, so the submission updates one half while
+the grader computes the other's - the calls, and their order, are those of
+one map per step (half one, half two, next step). ``linreg_grad`` is
 called once per run (with that run's ``w``; the batch of one batch size is one
 array object shared by the calls of its runs, sent once). The update rules
 are called once per LEARNING RATE, with the parameters and gradients of that
@@ -360,7 +364,11 @@ def _f64_vector(value, d, what):
 
 
 class _Updates:
-    """The submission's update rule applied to all the runs of a sweep, one ``lab.map`` per step.
+    """The submission's update rule applied to the runs of a sweep, one ``lab.map`` per step.
+
+    ``js``: the learning rates (all by default) this one updates. ``start``
+    sends a step (``lab.map_start``) and ``finish`` writes its results, so the
+    caller can work while the submission does; ``step`` is both.
 
     The runs that share a learning rate (one per batch size) are ONE call:
     each parameter tensor is the runs' tensors stacked along a new leading
@@ -378,11 +386,12 @@ class _Updates:
     ``close``.
     """
 
-    def __init__(self, lab, optimizer, G, L):
+    def __init__(self, lab, optimizer, G, L, js=None):
         self.lab = lab
         self.optimizer = optimizer
         self.G, self.L = G, L
-        self.state = [{} for _ in range(L)]
+        self.js = list(range(L)) if js is None else list(js)  # the learning rates this one updates
+        self.state = {j: {} for j in self.js}
         self.retired = []       # handles no map will receive again, not yet dropped
         self.dropping = []      # handles to drop with the next map
         self.stacks = {}        # j -> (params, grads): the arrays sent for learning rate j
@@ -394,8 +403,16 @@ class _Updates:
         ``k = (i, j) = divmod(k, L)``'s lists of float64 arrays (views of the
         sweep's arrays; a dead run's gradient is not read).
         """
+        pending = self.start(alive, run_params, run_grads, lrs)
+        if pending is not None:
+            self.finish(pending)
+
+    def start(self, alive, run_params, run_grads, lrs):
+        """Send the step (``lab.map_start``); ``finish`` writes its results. None: no live run."""
         G, L = self.G, self.L
-        groups = [j for j in range(L) if alive[:, j].any()]
+        groups = [j for j in self.js if alive[:, j].any()]
+        if not groups:
+            return None
         calls, stacks = [], []
         for j in groups:
             params, grads = self._buffers(j, run_params[j])
@@ -413,13 +430,19 @@ class _Updates:
             else:
                 calls.append(((params, grads, self.state[j], lrs[j]), {}))
         if self.optimizer == "sgd":
-            out = self.lab.map("sgd_update", calls)
+            sent = self.lab.map_start("sgd_update", calls)
         else:
             drop, self.dropping, self.retired = self.dropping + self.retired, [], []
-            out = self.lab.map("adam_update", calls, keep=[1], drop=drop)
+            sent = self.lab.map_start("adam_update", calls, keep=[1], drop=drop)
+        return sent, groups, stacks, alive[:, groups].copy(), run_params
+
+    def finish(self, pending):
+        sent, groups, stacks, live, run_params = pending
+        out = self.lab.map_finish(sent)
         if not isinstance(out, list) or len(out) != len(groups):
             raise RuntimeError("lab.map returned a malformed result list")
-        for j, o, params in zip(groups, out, stacks):
+        L = self.L
+        for c, (j, o, params) in enumerate(zip(groups, out, stacks)):
             if self.optimizer == "sgd":
                 new_params = o
                 what = "sgd_update's result"
@@ -430,10 +453,9 @@ class _Updates:
                     self.dropping.append(self.state[j])
                 self.state[j] = handle
             new_params = _f64_arrays(new_params, params, what)
-            for i in range(G):
-                if alive[i, j]:
-                    for dest, src in zip(run_params[i * L + j], new_params):
-                        dest[...] = src[i]
+            for i in np.flatnonzero(live[:, c]):
+                for dest, src in zip(run_params[i * L + j], new_params):
+                    dest[...] = src[i]
 
     def _buffers(self, j, like):
         """Learning rate ``j``'s stacked parameters and gradients (``G x shape``), reused every step:
@@ -452,8 +474,8 @@ class _Updates:
     def close(self):
         if self.optimizer != "adam":
             return
-        live = self.dropping + self.retired + [s for s in self.state if not isinstance(s, dict)]
-        self.dropping, self.retired, self.state = [], [], [{} for _ in self.state]
+        live = self.dropping + self.retired + [s for s in self.state.values() if not isinstance(s, dict)]
+        self.dropping, self.retired, self.state = [], [], {j: {} for j in self.state}
         if live:
             self.lab.drop(live)
 
@@ -523,41 +545,68 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
     X_rows, y_rows = X.reshape(R * n, d), y.reshape(R * n, o)
     # P[i][q]: parameter q of every run of batch size i, stacked: L x (shape of init[q])
     P = [[np.repeat(p[None], L, axis=0) for p in init] for _ in batch_sizes]
-    # per batch size, the arrays every step's batch, forward and backward pass are written into
-    # (the gradients too: they are sent by value before the next step overwrites them)
+    # per batch size, the arrays every step's batch is gathered into
     batches = [(np.empty((R, b, d), dtype=F64), np.empty((R, b, o), dtype=F64)) for b in batch_sizes]
-    work = [_Work((L,), R, b, d, h, o) for b in batch_sizes]
-    grads = [[w.g_W1, w.g_b1, w.g_W2, w.g_b2] for w in work]
-    # run k = (i, j) = divmod(k, L): its parameters and gradients, views sent to the update rule
     run_params = [[p[j] for p in P[i]] for i in range(G) for j in range(L)]
-    run_grads = [[g[j] for g in grads[i]] for i in range(G) for j in range(L)]
+    run_grads = [None] * (G * L)
     alive = np.ones((G, L), dtype=bool)
-    extent = [L] * G        # runs j >= extent[i] of batch size i diverged: no longer computed
-    updates = _Updates(lab, optimizer, G, L)
-    for t in range(steps):
+    # The learning rates in two halves, each with its own update calls and buffers: while the
+    # submission updates one half, the grader computes the other's gradients (lab.map_start).
+    # The calls are those of one map per step, in the same order: half 0, half 1, next step.
+    halves = []
+    for lo, hi in ((0, (L + 1) // 2), ((L + 1) // 2, L)):
+        if lo == hi:
+            continue
+        # the forward and backward pass of the half's runs, written into buffers of its own (the
+        # gradients too: they are sent by value before the half's next step overwrites them)
+        work = [_Work((hi - lo,), R, b, d, h, o) for b in batch_sizes]
+        for i in range(G):
+            grads = [work[i].g_W1, work[i].g_b1, work[i].g_W2, work[i].g_b2]
+            for j in range(lo, hi):
+                run_grads[i * L + j] = [g[j - lo] for g in grads]
+        # runs lo + e.. of batch size i diverged (e = extent[i]): no longer computed
+        halves.append({"lo": lo, "work": work, "extent": [hi - lo] * G, "pending": None,
+                       "updates": _Updates(lab, optimizer, G, L, range(lo, hi))})
+
+    def losses_and_grads(half):
+        """The half's live runs: divergence on this step's batch, then their gradients."""
+        lo, work, extent, updates = half["lo"], half["work"], half["extent"], half["updates"]
         with np.errstate(all="ignore"):
             for i, (Xb, yb) in enumerate(batches):
                 e = extent[i]
                 if e == 0:
                     continue
-                idx = order[i][t].reshape(-1)
-                np.take(X_rows, idx, axis=0, out=Xb.reshape(-1, d), mode="clip")   # = X[r, order]
-                np.take(y_rows, idx, axis=0, out=yb.reshape(-1, o), mode="clip")
-                params = P[i] if e == L else [p[:e] for p in P[i]]
-                losses, _ = _mlp_losses_and_grads(params, Xb, yb, work[i].head(e))
+                losses, _ = _mlp_losses_and_grads([p[lo:lo + e] for p in P[i]], Xb, yb, work[i].head(e))
                 ok = np.all(losses <= limits, axis=1)            # NaN, inf or too large: diverged
-                for j in np.flatnonzero(alive[i, :e] & ~ok):
+                for j in lo + np.flatnonzero(alive[i, lo:lo + e] & ~ok):
                     alive[i, j] = False
                     for q in range(4):
                         P[i][q][j] = init[q]     # keep the shared products finite
                     updates.stop(alive, int(j))
-                live = np.flatnonzero(alive[i, :e])
+                live = np.flatnonzero(alive[i, lo:lo + e])
                 extent[i] = int(live[-1]) + 1 if live.size else 0
-        runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
-        if not runs:
+
+    # (a failure ends the sweep; the lab then drops what is still in flight)
+    for t in range(steps):
+        for i, (Xb, yb) in enumerate(batches):
+            if any(half["extent"][i] for half in halves):
+                idx = order[i][t].reshape(-1)
+                np.take(X_rows, idx, axis=0, out=Xb.reshape(-1, d), mode="clip")   # = X[r, order]
+                np.take(y_rows, idx, axis=0, out=yb.reshape(-1, o), mode="clip")
+        for half in halves:
+            if half["pending"] is not None:  # its previous step, updated meanwhile
+                pending, half["pending"] = half["pending"], None
+                half["updates"].finish(pending)
+            losses_and_grads(half)
+            half["pending"] = half["updates"].start(alive, run_params, run_grads, lrs)  # into P
+        if all(half["pending"] is None for half in halves):
             break
-        updates.step(alive, run_params, run_grads, lrs)     # writes into P
-    updates.close()
+    for half in halves:
+        if half["pending"] is not None:
+            pending, half["pending"] = half["pending"], None
+            half["updates"].finish(pending)
+    for half in halves:
+        half["updates"].close()
     final_loss, diverged = [], []
     full = _Work((), R, n, d, h, o, grads=False)
     with np.errstate(all="ignore"):

@@ -166,3 +166,83 @@ def test_big_arrays_cross_through_shared_regions_sealed_at_their_size():
         assert not np.shares_memory(out[0][0], np.frombuffer(reply_region, dtype=np.uint8))
     assert np.array_equal(out[0][0], params[0] - 0.5 * grads[0])
     assert np.array_equal(out[1][0], grads[0] - 2.0 * params[0])
+
+
+PIPELINED = """
+_log = []
+def echo(x, tag):
+    _log.append(tag)
+    if tag == "raise":
+        raise ValueError("asked to")
+    if tag == "die":
+        import os
+        os._exit(4)
+    return x * 2
+def log():
+    return list(_log)
+"""
+
+
+@pytest.fixture
+def pipelined(tmp_path):
+    from hw11grader.boundary import ChildBoundary
+    from hw11grader.loading import load
+
+    path = tmp_path / "hw11.py"
+    path.write_text(PIPELINED)
+    with ChildBoundary(load(path)) as boundary:
+        assert boundary.start().status == "ok"
+        yield boundary
+
+
+def _big(offset=0.0):
+    import numpy as np
+    return np.arange(400 * 500, dtype=np.float64).reshape(400, 500) + offset     # 1.6 MB: a region blob
+
+
+def test_two_maps_in_flight_are_the_same_calls_in_the_same_order_as_one_after_the_other(pipelined):
+    import numpy as np
+
+    x, y = _big(), _big(1.0)
+    first = pipelined.map_start("echo", [((x, "a1"), {}), ((y, "a2"), {})], seed=0)
+    second = pipelined.map_start("echo", [((y, "b1"), {})], seed=0)
+    with pytest.raises(RuntimeError, match="more than two"):
+        pipelined.map_start("echo", [((x, "c1"), {})], seed=0)
+    with pytest.raises(RuntimeError, match="out of order"):
+        pipelined.map_finish(second)
+    a1, a2 = pipelined.map_finish(first)
+    (b1,) = pipelined.map_finish(second)
+    assert np.array_equal(a1, 2 * x) and np.array_equal(a2, 2 * y) and np.array_equal(b1, 2 * y)
+    assert pipelined.call("log", seed=0) == ["a1", "a2", "b1"]
+    assert pipelined.starts == 1
+
+
+def test_a_map_that_raises_while_another_is_in_flight_costs_only_its_own_result(pipelined):
+    from hw11grader.outcomes import StudentError
+
+    failing = pipelined.map_start("echo", [((_big(), "raise"), {})], seed=0)
+    pipelined.map_start("echo", [((_big(), "after"), {})], seed=0)     # never finished
+    with pytest.raises(StudentError, match="asked to"):
+        pipelined.map_finish(failing)
+    assert pipelined.call("log", seed=0) == ["raise", "after"]       # the other's reply dropped
+    assert pipelined.starts == 1 and not pipelined.inflight
+
+
+@pytest.mark.parametrize("wait_for_the_death", [False, True])
+def test_a_death_while_two_maps_are_in_flight_is_charged_to_the_first(pipelined, wait_for_the_death):
+    """The child answers in order: found dead when the second map is sent, or when the first is
+    read, it died in the first, and the message says so either way."""
+    from hw11grader.outcomes import StudentError
+
+    first = pipelined.map_start("echo", [((_big(), "die"), {})], seed=0)
+    if wait_for_the_death:
+        pipelined.proc.wait(timeout=30)
+    try:
+        pipelined.map_start("echo", [((_big(), "never"), {})], seed=0)
+        with pytest.raises(StudentError) as raised:
+            pipelined.map_finish(first)
+    except StudentError as e:  # (the send found it dead)
+        raised = pytest.ExceptionInfo.from_exc_info((type(e), e, e.__traceback__))
+    assert "died during echo(" in raised.value.message and "'die'" in raised.value.message
+    assert "'never'" not in raised.value.message
+    assert pipelined.call("log", seed=0) == [] and pipelined.starts == 2   # a fresh process

@@ -231,20 +231,26 @@ def test_a_blob_cut_short_is_the_end_of_the_stream():
     assert bytes(out) == b"xyzw" and taken == 4
 
 
-def test_big_blobs_travel_in_the_shared_region_and_are_copied_out_of_it():
-    """With a shared region, the big arrays that fit go there (the stream carries only the rest),
-    and the receiver copies them out: what the sender writes in the region afterwards (the next
-    frame, or a submission scribbling on its own side) changes nothing already received."""
+@pytest.mark.parametrize("slot", [0, 1])
+def test_big_blobs_travel_in_the_shared_region_and_are_copied_out_of_it(slot):
+    """With a shared region, the big arrays that fit in the frame's half of it go there (the
+    stream carries only the rest), and the receiver copies them out: what the sender writes in
+    the region afterwards (the next frame, or a submission scribbling on its own side) changes
+    nothing already received. A frame in slot 1 leaves the first half alone, and back."""
     big = np.arange(wire.BIG_BLOB, dtype=np.float64).reshape(64, -1)      # 8x BIG_BLOB bytes
     other = -np.arange(wire.BIG_BLOB // 2, dtype=np.float64)                # 4x BIG_BLOB bytes
-    region = memoryview(bytearray(2 * big.nbytes + other.nbytes // 2))      # room for a and b
+    half = 2 * big.nbytes + other.nbytes // 2                               # room for a and b
+    region = memoryview(bytearray(2 * half))
     message = {"a": big, "b": [big], "c": other, "small": np.ones(3)}
-    data = b"".join(wire.pack_parts(message, None, region))
+    data = b"".join(wire.pack_parts(message, None, region, slot))
     inline = len(b"".join(wire.pack_parts(message)))
     assert len(data) < inline - 2 * big.nbytes + 4096      # a and b: in the region
     assert other.nbytes < len(data)                         # other did not fit: on the stream
+    assert not any(region[(1 - slot) * half:(2 - slot) * half])      # the other half: untouched
     read, read_blob = _blob_stream(data, 4096)
-    out = wire.unpack(read, None, read_blob, region)
+    slots = []
+    out = wire.unpack(read, None, read_blob, region, slots)
+    assert slots == [slot]
     assert np.array_equal(out["a"], big) and np.array_equal(out["b"][0], big)
     assert np.array_equal(out["c"], other) and np.array_equal(out["small"], np.ones(3))
     assert not np.shares_memory(out["a"], out["b"][0])
@@ -255,14 +261,16 @@ def test_big_blobs_travel_in_the_shared_region_and_are_copied_out_of_it():
 @pytest.mark.parametrize("room", [None, 0, 8 * 1024 - 1])
 def test_a_blob_said_to_be_in_the_shared_region_must_lie_inside_it(room):
     """The length of a region blob comes from the sender (the submission's process): a region
-    blob where there is no region, or reaching past its end, is refused before anything is read."""
+    blob where there is no region, or reaching past the end of its half, is refused before
+    anything is read."""
     body = b'{"v": {"$array": 0, "dtype": "float64", "shape": [1024]}}'
     data = struct.pack(">II", len(body), 1) + body + struct.pack(">Q", (8 * 1024) | wire.IN_REGION)
-    region = None if room is None else memoryview(bytearray(room))
+    region = None if room is None else memoryview(bytearray(2 * room + 1))
     read, read_blob = _blob_stream(data, 4096)
     with pytest.raises(wire.WireError, match="shared region"):
         wire.unpack(read, None, read_blob, region)
     if room is not None:
-        region = memoryview(bytearray(np.arange(1024.0).tobytes() + b"tail"))   # room enough
+        half = np.arange(1024.0).tobytes() + b"tail"                            # room enough
+        region = memoryview(bytearray(half + half))
         read, read_blob = _blob_stream(data, 4096)
         assert np.array_equal(wire.unpack(read, None, read_blob, region)["v"], np.arange(1024.0))

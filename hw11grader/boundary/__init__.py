@@ -25,6 +25,7 @@ code has run, is the infrastructure's (retried once, then a GraderError).
 """
 from __future__ import annotations
 
+import collections
 import fcntl
 import json
 import os
@@ -109,13 +110,13 @@ class _ParentEncoder(wire.Encoder):
         return super().encode(v, depth)
 
 
-def pack_request_parts(message: dict, region=None) -> list:
+def pack_request_parts(message: dict, region=None, slot=0) -> list:
     """A request as a frame in parts (``wire.frame_parts``): big arrays as their own memory,
-    or copied into ``region`` (shared with the child) where they fit."""
+    or copied into half ``slot`` of ``region`` (shared with the child) where they fit."""
     enc = _ParentEncoder()
     tree = enc.encode(message)
     body = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
-    return wire.frame_parts(body, enc.blobs, region)
+    return wire.frame_parts(body, enc.blobs, region, slot)
 
 
 def pack_request(message: dict) -> bytes:
@@ -493,6 +494,20 @@ class _FrameReader:
         return wire.unpack(read, from_tag, read_blob, self.region)
 
 
+@dataclass
+class _Ticket:
+    """A request sent to the child and not answered yet: when its time is up, the half (``slot``)
+    of the shared regions it and its reply use, the process it was sent to, and how it is shown."""
+    deadline: float
+    timeout: float
+    slot: int
+    generation: int
+    call: str
+
+
+SETTLE_S = 2.0  # how long an abandoned request may still take before its process is killed
+
+
 def _exit_description(code):
     if code is None:
         return "it stopped answering"
@@ -527,6 +542,34 @@ class _Requests:
         The first call that fails raises its outcome, with that call shown.
         ``drop``: kept objects to forget first (the child's memory stays bounded).
         """
+        calls, request, shown = self._map_request(name, calls, seed, keep, drop)
+        reply = self._op(name, name, shown, request, timeout, raw=True)
+        return self._map_value(name, calls, shown, keep, reply)
+
+    def map_start(self, name, calls, *, seed, timeout=None, keep=None, drop=()):
+        """``map``, sent now and read by ``map_finish(pending)``: the grader works meanwhile.
+
+        Maps started are finished in the order they were started, at most two
+        at a time; the child answers them in that order, so the submission
+        sees exactly the calls, in exactly the order, of ``map`` one after
+        the other. Any other request first ends the maps not finished (their
+        results are dropped). Here: the map runs now, its outcome is kept.
+        """
+        try:
+            return True, self.map(name, calls, seed=seed, timeout=timeout, keep=keep, drop=drop)
+        except Exception as e:  # raised by map_finish, where a child's reply would be read
+            return False, e
+
+    def map_finish(self, pending):
+        ok, value = pending
+        if not ok:
+            raise value
+        return value
+
+    def settle(self):
+        """Drop what is still in flight (nothing, here)."""
+
+    def _map_request(self, name, calls, seed, keep, drop):
         calls = [(tuple(a), dict(k or {})) for a, k in calls]
         request = {"op": "map", "name": name, "seed": seed, "keep": keep,
                    "calls": [{"args": list(a), "kwargs": k} for a, k in calls],
@@ -534,7 +577,9 @@ class _Requests:
         shown = describe_call(name, *calls[0]) if calls else f"{name}()"
         if len(calls) > 1:
             shown += f" (and {len(calls) - 1} more calls)"
-        reply = self._op(name, name, shown, request, timeout, raw=True)
+        return calls, request, shown
+
+    def _map_value(self, name, calls, shown, keep, reply):
         if reply.get("ok") is not True and type(reply.get("index")) is int and 0 <= reply["index"] < len(calls):
             shown = describe_call(name, *calls[reply["index"]])
         value = interpret(reply, name, shown)
@@ -594,6 +639,7 @@ class ChildBoundary(_Requests):
             sandbox.protect_installation(keep=self.plan.environment)
         self.proc = None
         self.req_region = None  # the shared region requests' big arrays are written into
+        self.inflight = collections.deque()  # _Ticket of each request sent and not yet answered
         self.generation = 0
         self.disabled: dict[str, Exception] = {}
         self.manifest: Manifest | None = None
@@ -778,6 +824,21 @@ class ChildBoundary(_Requests):
 
     def _op(self, key, what, call, request, timeout, raw=False):
         """``what`` names the function, ``call`` shows the call with its arguments (for messages)."""
+        reply = self._finish(self._start(key, call, request, timeout), key, call)
+        return reply if raw else interpret(reply, what, call)
+
+    def map_start(self, name, calls, *, seed, timeout=None, keep=None, drop=()):
+        calls, request, shown = self._map_request(name, calls, seed, keep, drop)
+        return self._start(name, shown, request, timeout, concurrent=True), name, calls, shown, keep
+
+    def map_finish(self, pending):
+        ticket, name, calls, shown, keep = pending
+        return self._map_value(name, calls, shown, keep, self._finish(ticket, name, shown))
+
+    def _start(self, key, call, request, timeout, concurrent=False):
+        """Send a request (checks first whether it may be); its reply is read by ``_finish``."""
+        if self.inflight and not concurrent:
+            self._settle()
         self._unavailable()
         if key in self.disabled:
             earlier = self.disabled[key]
@@ -791,9 +852,31 @@ class ChildBoundary(_Requests):
                 self._restart()
             except (StudentError, StudentTimeout) as e:
                 raise StudentError(f"the submission's process could not be restarted: {e.message}") from None
+        if len(self.inflight) >= 2:
+            raise RuntimeError("more than two requests in flight")
         timeout = min(timeout or self.limits.call_timeout, self.deadline - time.monotonic())
+        deadline = time.monotonic() + timeout
+        slot = 1 if self.inflight and self.inflight[0].slot == 0 else 0
+        # the child answers in order: a process found dead (or stuck) now died in (or is stuck
+        # in) the oldest request not yet answered, so that is the one a failure names
+        what = self.inflight[0].call if self.inflight else call
         try:
-            reply = self._roundtrip(request, timeout, call)
+            self._send(request, deadline, timeout, what, slot)
+        except (StudentTimeout, StudentError) as e:
+            e.fatal = True
+            self.disabled[key] = e
+            raise
+        ticket = _Ticket(deadline, timeout, slot, self.generation, call)
+        self.inflight.append(ticket)
+        return ticket
+
+    def _finish(self, ticket, key, call):
+        """The reply to the oldest request ``_start`` sent and not yet finished: ``ticket``'s."""
+        if not self.inflight or self.inflight[0] is not ticket or ticket.generation != self.generation:
+            raise RuntimeError("replies read out of order, twice, or after their process was gone")
+        self.inflight.popleft()
+        try:
+            reply = self._receive(ticket.deadline, ticket.timeout, call)
             problem = _envelope_problem(reply)
             if problem is not None:  # (a child program that failed, or a forged reply: the same to us)
                 self._kill()
@@ -802,7 +885,23 @@ class ChildBoundary(_Requests):
             e.fatal = True
             self.disabled[key] = e
             raise
-        return reply if raw else interpret(reply, what, call)
+        return reply
+
+    def settle(self):
+        """Read and drop the replies to requests whose results nobody will read (an experiment
+        that stopped at an earlier failure): a little while each, then the process is killed (it
+        is started again for the next request). Nothing of this is charged to anyone."""
+        self._settle()
+
+    def _settle(self):
+        while self.inflight:
+            ticket = self.inflight.popleft()
+            deadline = min(ticket.deadline, time.monotonic() + SETTLE_S)
+            try:
+                self._receive(deadline, SETTLE_S, "a request whose result was no longer needed")
+            except (StudentTimeout, StudentError):
+                self._kill()  # (already done by the failure itself; inflight is empty now)
+                return
 
     def _distrust(self, key, error):
         self._kill()
@@ -819,9 +918,9 @@ class ChildBoundary(_Requests):
         self._send(request, deadline, timeout, what)
         return self._receive(deadline, timeout, what)
 
-    def _send(self, request, deadline, timeout, what):
+    def _send(self, request, deadline, timeout, what, slot=0):
         try:
-            data = pack_request_parts(request, self.req_region)
+            data = pack_request_parts(request, self.req_region, slot)
         except wire.WireError as e:
             raise GraderError(f"cannot send {what}: {e}") from None
         self._guarded(lambda: _write_all(self.req_w, data, deadline), timeout, what)
@@ -869,6 +968,7 @@ class ChildBoundary(_Requests):
             except OSError:
                 pass
         self.req_region = self.reader.region = None  # (unmapped once unreferenced)
+        self.inflight.clear()
         sandbox.kill_orphans()
         for d in self.drains:
             d.join(timeout=1)

@@ -45,8 +45,11 @@ class Lab:
         return StudentTimeout(f"{self.label} did not finish within {self.timeout:g} s", fatal=True)
 
     def _send(self, fn, *args, **kwargs):
+        return self._guard(fn, *args, timeout=self._remaining(), **kwargs)
+
+    def _guard(self, fn, *args, **kwargs):
         try:
-            return fn(*args, timeout=self._remaining(), **kwargs)
+            return fn(*args, **kwargs)
         except StudentTimeout as e:
             # the limit that fired is the experiment's (its remainder varies run to run): say so
             raise StudentTimeout(f"{self.label} did not finish within {self.timeout:g} s "
@@ -73,6 +76,13 @@ class Lab:
 
     def map(self, name, calls, keep=None, drop=()):
         return self._send(self.boundary.map, name, calls, seed=self.seed, keep=keep, drop=list(drop))
+
+    def map_start(self, name, calls, keep=None, drop=()):
+        """``map``, sent now; ``map_finish(pending)`` reads its results (see the protocol)."""
+        return self._send(self.boundary.map_start, name, calls, seed=self.seed, keep=keep, drop=list(drop))
+
+    def map_finish(self, pending):
+        return self._guard(self.boundary.map_finish, pending)
 
     def method(self, handle, name, *args, **kwargs):
         return self._send(self.boundary.call, name, args, kwargs, seed=self.seed, target=handle)
@@ -118,6 +128,10 @@ def run_experiment(boundary, qualified: str, args=(), kwargs=None, *, seed: int,
         raise StudentError(f"the grader's experiment {call} raised {PREFIX}ValueError: {e}") from None
     except Outcome:
         raise
+    finally:  # a request it started and, having stopped at a failure, never finished
+        settle = getattr(boundary, "settle", None)
+        if settle is not None:
+            settle()
 
 
 def local_lab(names: dict, seed: int = 0) -> Lab:

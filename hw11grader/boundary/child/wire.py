@@ -12,7 +12,10 @@ travel there instead: its length has the top bit (``IN_REGION``) set, no
 bytes follow it on the stream, and it lies in the region right after the
 frame's previous blobs that did (the receiver computes each offset itself,
 checks it against the region's size and copies the bytes out before it
-reads them).  Arrays travel as
+reads them). The region has two halves, ``slot`` 0 and 1 (the top bit of the
+header's blob count says which one a frame uses): with two requests in
+flight, each has a half of its own, and the reply to a request uses the
+half of that request.  Arrays travel as
 ``{"$array": i, "dtype": "float64", "shape": [..]}`` pointing at blob ``i``.
 Nothing received is ever unpickled or evaluated: the decoder builds only
 dicts, lists, str, int, float, bool, None, numpy arrays of whitelisted
@@ -272,16 +275,28 @@ BIG_BLOB = 1 << 15
 IN_REGION = 1 << 63  # set in a blob's length: its bytes are in the shared region, not on the stream
 
 
-def frame_parts(body: bytes, blobs, region=None) -> list:
+SLOT_BIT = 1 << 31  # set in a frame's blob count: its region blobs are in the second half
+
+
+def _half(region, slot):
+    """Half ``slot`` (0 or 1) of a shared region."""
+    half = len(region) // 2
+    return region[slot * half:(slot + 1) * half]
+
+
+def frame_parts(body: bytes, blobs, region=None, slot=0) -> list:
     """A frame as buffers to write in order: the small parts joined, big blobs as they are.
 
     ``region``: a writable byte memoryview the receiver also maps; the big
-    blobs that fit are copied into it, one after the other from its start,
-    instead of travelling on the stream. The caller writes the frame only
-    after that, and reuses the region only once the receiver has answered.
+    blobs that fit in its half ``slot`` are copied there, one after the
+    other from its start, instead of travelling on the stream. The caller
+    writes the frame only after that, and reuses that half only once the
+    receiver has answered.
     """
-    parts, small = [], [_HEADER.pack(len(body), len(blobs)), body]
+    parts, small = [], [_HEADER.pack(len(body), len(blobs) | (SLOT_BIT if slot else 0)), body]
     used = 0
+    if region is not None:
+        region = _half(region, slot)
     room = len(region) if region is not None else 0
     for b in blobs:
         n = len(b)
@@ -302,11 +317,11 @@ def frame_parts(body: bytes, blobs, region=None) -> list:
     return parts
 
 
-def pack_parts(message: dict, to_plain=None, region=None) -> list:
+def pack_parts(message: dict, to_plain=None, region=None, slot=0) -> list:
     """``message`` as a frame, in parts (see ``frame_parts``): what a channel writes."""
     enc = Encoder(to_plain)
     tree = enc.encode(message)
-    return frame_parts(_dumps(tree).encode("utf-8"), enc.blobs, region)
+    return frame_parts(_dumps(tree).encode("utf-8"), enc.blobs, region, slot)
 
 
 def pack(message: dict, to_plain=None) -> bytes:
@@ -502,17 +517,24 @@ def _loads(text):
     return tree
 
 
-def unpack(read, from_tag=None, read_blob=None, region=None):
+def unpack(read, from_tag=None, read_blob=None, region=None, slot=None):
     """Read one frame with ``read(n)`` and decode it.
 
     ``read_blob(n)``: reads a blob of ``n`` bytes (all of them, or EOFError),
     e.g. straight into a fresh ``bytearray`` that its array then keeps.
     ``region``: the sender's shared region (a byte memoryview), where the
-    blobs marked ``IN_REGION`` are: each is copied out into a fresh
-    ``bytearray`` (so what the sender writes there later changes nothing
-    received); one that does not lie inside it is a ``WireError``.
+    blobs marked ``IN_REGION`` are (in the half the frame's slot names):
+    each is copied out into a fresh ``bytearray`` (so what the sender writes
+    there later changes nothing received); one that does not lie inside the
+    half is a ``WireError``. ``slot``: a list the frame's slot is appended to
+    (as soon as the header is read).
     """
     body_len, nblobs = _HEADER.unpack(read_exact(read, 8))
+    if slot is not None:
+        slot.append(1 if nblobs & SLOT_BIT else 0)
+    if region is not None:
+        region = _half(region, 1 if nblobs & SLOT_BIT else 0)
+    nblobs &= SLOT_BIT - 1
     if body_len > MAX_JSON_BYTES or nblobs > MAX_BLOBS:
         raise WireError("message too large")
     body = read_exact(read, body_len)
