@@ -824,21 +824,23 @@ class ChildBoundary(_Requests):
 
     def _op(self, key, what, call, request, timeout, raw=False):
         """``what`` names the function, ``call`` shows the call with its arguments (for messages)."""
-        reply = self._finish(self._start(key, call, request, timeout), key, call)
+        if self.inflight:
+            self._settle()
+        timeout = self._ready(key, timeout)
+        try:
+            reply = self._roundtrip(request, timeout, call)
+            problem = _envelope_problem(reply)
+            if problem is not None:  # (a child program that failed, or a forged reply: the same to us)
+                self._kill()
+                raise StudentError(f"{call}: {unreadable(problem)}")
+        except (StudentTimeout, StudentError) as e:
+            e.fatal = True
+            self.disabled[key] = e
+            raise
         return reply if raw else interpret(reply, what, call)
 
-    def map_start(self, name, calls, *, seed, timeout=None, keep=None, drop=()):
-        calls, request, shown = self._map_request(name, calls, seed, keep, drop)
-        return self._start(name, shown, request, timeout, concurrent=True), name, calls, shown, keep
-
-    def map_finish(self, pending):
-        ticket, name, calls, shown, keep = pending
-        return self._map_value(name, calls, shown, keep, self._finish(ticket, name, shown))
-
-    def _start(self, key, call, request, timeout, concurrent=False):
-        """Send a request (checks first whether it may be); its reply is read by ``_finish``."""
-        if self.inflight and not concurrent:
-            self._settle()
+    def _ready(self, key, timeout):
+        """Whether ``key`` may be called now (a process to call it in, time left): its time limit."""
         self._unavailable()
         if key in self.disabled:
             earlier = self.disabled[key]
@@ -852,9 +854,21 @@ class ChildBoundary(_Requests):
                 self._restart()
             except (StudentError, StudentTimeout) as e:
                 raise StudentError(f"the submission's process could not be restarted: {e.message}") from None
+        return min(timeout or self.limits.call_timeout, self.deadline - time.monotonic())
+
+    def map_start(self, name, calls, *, seed, timeout=None, keep=None, drop=()):
+        calls, request, shown = self._map_request(name, calls, seed, keep, drop)
+        return self._start(name, shown, request, timeout), name, calls, shown, keep
+
+    def map_finish(self, pending):
+        ticket, name, calls, shown, keep = pending
+        return self._map_value(name, calls, shown, keep, self._finish(ticket, name, shown))
+
+    def _start(self, key, call, request, timeout):
+        """Send a request with up to one other in flight; ``_finish`` reads its reply."""
         if len(self.inflight) >= 2:
             raise RuntimeError("more than two requests in flight")
-        timeout = min(timeout or self.limits.call_timeout, self.deadline - time.monotonic())
+        timeout = self._ready(key, timeout)
         deadline = time.monotonic() + timeout
         slot = 1 if self.inflight and self.inflight[0].slot == 0 else 0
         # the child answers in order: a process found dead (or stuck) now died in (or is stuck
@@ -1029,7 +1043,7 @@ def _big_pipe():
 # there (one copy in, one copy out) instead of through a pipe (two copies and a switch between
 # the processes per pipe-full). One Q4 MLP step sends 7 MB and gets 3.5 MB back. Only the pages
 # a frame touches are ever allocated.
-REGION_BYTES = 16 << 20
+REGION_BYTES = 32 << 20  # (two halves of 16 MiB)
 
 
 def _shared_regions():

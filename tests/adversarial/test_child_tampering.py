@@ -125,6 +125,7 @@ def _boundary(replies):
             self.limits = Limits()
             self.deadline = time.monotonic() + 600
             self.proc, self.generation, self.disabled, self.manifest = object(), 1, {}, None
+            self.inflight = ()
             self.replies, self.kills = list(replies), 0
 
         def _start_python(self, attempts=2):
