@@ -132,6 +132,25 @@ def _safe(draw):
     return wrapper
 
 
+def _log_scale(ax, which, base=10):
+    """A log scale on ``ax``'s ``which`` ("x" or "y") axis with tick labels in plain text
+    ("2^-7"; "1e-03" in base 10): matplotlib's default labels are mathtext, and laying them out
+    was most of a plot's drawing time (about 0.25 s of 0.55 s for a Q4 sweep)."""
+    from matplotlib import ticker
+    getattr(ax, f"set_{which}scale")("log", base=base)
+    axis = getattr(ax, f"{which}axis")
+    if base == 10:
+        axis.set_major_formatter(ticker.LogFormatter(base=10))
+        axis.set_minor_formatter(ticker.LogFormatter(base=10, labelOnlyBase=False))
+        return
+
+    def power(v, _pos=None):
+        e = math.log(v, base) if v > 0 else math.nan
+        return f"{base:g}^{round(e)}" if abs(e - round(e)) < 1e-6 else ""
+    axis.set_major_formatter(ticker.FuncFormatter(power))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _finite(xs, ys):
     pts = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y) and y > 0]
     return [p[0] for p in pts], [p[1] for p in pts]
@@ -155,8 +174,8 @@ def q4_sweep(plt, title, student, reference, own, ref_an):
         div = [lr for lr, d in zip(lrs, student["diverged"][i]) if d]
         if div:
             ax1.plot(div, [init * 1e3] * len(div), "x", color=colour)
-    ax1.set_xscale("log", base=2)
-    ax1.set_yscale("log")
+    _log_scale(ax1, "x", 2)
+    _log_scale(ax1, "y")
     ax1.set_xlabel("learning rate")
     ax1.set_ylabel(f"final loss after {student.get('steps')} steps")
     ax1.set_title("loss vs learning rate (solid: yours, dashed: reference; x: diverged)", fontsize=9)
@@ -173,8 +192,8 @@ def q4_sweep(plt, title, student, reference, own, ref_an):
             xs = [min(x), max(x)]
             ax2.plot(xs, [an["coefficient"] * v ** an["exponent"] for v in xs], style[1:],
                      color=line.get_color(), alpha=0.7)
-    ax2.set_xscale("log", base=2)
-    ax2.set_yscale("log", base=2)
+    _log_scale(ax2, "x", 2)
+    _log_scale(ax2, "y", 2)
     ax2.set_xlabel("batch size B")
     ax2.set_ylabel("optimal learning rate")
     ax2.set_title("optimal learning rate vs batch size (log-log, fitted power laws)", fontsize=9)
@@ -229,7 +248,7 @@ def q1_experiments(plt, runs, sweep, tails):
             ax1.plot(ys, label=label)
         if run.get("loss_at_W0") is not None:
             ax1.axhline(run["loss_at_W0"], color="grey", ls=":", lw=0.8)
-    ax1.set_yscale("log")
+    _log_scale(ax1, "y")
     ax1.set_xlabel("training progress (every ~30 steps)")
     ax1.set_ylabel("loss")
     ax1.set_title("training from both-zero and both-random factors (dotted: loss at W0)", fontsize=9)
@@ -240,7 +259,7 @@ def q1_experiments(plt, runs, sweep, tails):
         ax2.plot(ks, [max(v, floor) if math.isfinite(v) else float("nan") for v in sweep["best_loss"]],
                  "o-", label="best loss (your lora_init + lora_grads)")
         ax2.plot(ks, [max(v, floor) for v in tails], "s--", label="Eckart-Young tail")
-        ax2.set_yscale("log")
+        _log_scale(ax2, "y")
         ax2.set_xlabel("LoRA rank k")
         ax2.set_ylabel("loss")
         ax2.set_title(f"rank sweep on a rank-{sweep.get('target_rank')} target", fontsize=9)
@@ -280,7 +299,7 @@ def _warm_up():
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(2, 2))
         ax.plot([1, 2], [1, 2], "-o")
-        ax.set_xscale("log")
+        _log_scale(ax, "x")
         ax.set_title("warm-up")
         ax.legend(["x"])
         fig.tight_layout()

@@ -460,7 +460,10 @@ class _FrameReader:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        ready, _, _ = select.select([self.fd], [], [], remaining)
+        if wire.await_readable(self.fd):
+            return
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([self.fd], [], [], max(remaining, 0))
         if not ready:
             raise TimeoutError
 

@@ -199,6 +199,7 @@ class Channel:
     def read(self, n):
         """Up to ``n`` bytes, from a buffer filled 1 MB at a time (a frame has many small parts)."""
         if self.pos >= len(self.buf):
+            wire.await_readable(self.req_fd)  # (polled a little before sleeping: wire.SPIN_S)
             self.buf, self.pos = _os_read(self.req_fd, max(n, 1 << 20)), 0
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
