@@ -830,8 +830,14 @@ class ChildBoundary(_Requests):
         if self.inflight:
             self._settle()
         timeout = self._ready(key, timeout)
+        reply = self._answered(key, call, lambda: self._roundtrip(request, timeout, call))
+        return reply if raw else interpret(reply, what, call)
+
+    def _answered(self, key, call, exchange):
+        """The reply ``exchange()`` reads, with a readable envelope; what goes wrong (the
+        submission's process failed, or forged the reply) is fatal for ``key``."""
         try:
-            reply = self._roundtrip(request, timeout, call)
+            reply = exchange()
             problem = _envelope_problem(reply)
             if problem is not None:  # (a child program that failed, or a forged reply: the same to us)
                 self._kill()
@@ -840,7 +846,7 @@ class ChildBoundary(_Requests):
             e.fatal = True
             self.disabled[key] = e
             raise
-        return reply if raw else interpret(reply, what, call)
+        return reply
 
     def _ready(self, key, timeout):
         """Whether ``key`` may be called now (a process to call it in, time left): its time limit."""
@@ -892,17 +898,7 @@ class ChildBoundary(_Requests):
         if not self.inflight or self.inflight[0] is not ticket or ticket.generation != self.generation:
             raise RuntimeError("replies read out of order, twice, or after their process was gone")
         self.inflight.popleft()
-        try:
-            reply = self._receive(ticket.deadline, ticket.timeout, call)
-            problem = _envelope_problem(reply)
-            if problem is not None:  # (a child program that failed, or a forged reply: the same to us)
-                self._kill()
-                raise StudentError(f"{call}: {unreadable(problem)}")
-        except (StudentTimeout, StudentError) as e:
-            e.fatal = True
-            self.disabled[key] = e
-            raise
-        return reply
+        return self._answered(key, call, lambda: self._receive(ticket.deadline, ticket.timeout, call))
 
     def settle(self):
         """Read and drop the replies to requests whose results nobody will read (an experiment
