@@ -220,3 +220,21 @@ def test_a_submission_that_breaks_the_grader_is_marked_and_the_batch_goes_on(kla
     err = capsys.readouterr().err
     assert "GRADER ERROR on bob" in err and "the grader broke on bob" in err
     assert "GRADER ERROR on carol" in err and "died" in err
+
+
+# ---------------------------------------------------------------- polling only with a core to spare
+
+def polling_worker(student, limits):
+    return {"id": student.id, "status": "ok", "score": float(limits.poll), "questions": {}, "checks": []}
+
+
+@pytest.mark.parametrize("jobs,cores,polls", [(1, 2, True), (2, 2, False), (3, 2, False), (2, 4, True)])
+def test_the_pipes_are_polled_only_when_a_core_is_left_over(jobs, cores, polls, monkeypatch):
+    """Polling a pipe before sleeping buys latency with CPU: in a batch with a grading on every core,
+    that CPU is another grading's, so the children and their graders sleep instead."""
+    from hw11grader.boundary import Limits
+    from hw11grader.staff import batch as batch_module
+    monkeypatch.setattr(batch_module, "_cores", lambda: cores)
+    records = batch_module.run_batch([batch_module.Student("a", "x.py")], Limits(), jobs=jobs,
+                                     worker=polling_worker)
+    assert [r["score"] for r in records] == [float(polls)]

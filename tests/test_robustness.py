@@ -246,3 +246,19 @@ def test_a_death_while_two_maps_are_in_flight_is_charged_to_the_first(pipelined,
     assert "died during echo(" in raised.value.message and "'die'" in raised.value.message
     assert "'never'" not in raised.value.message
     assert pipelined.call("log", seed=0) == [] and pipelined.starts == 2   # a fresh process
+
+
+def test_a_child_told_not_to_poll_answers_the_same(tmp_path):
+    """``Limits(poll=False)`` (a batch with a grading per core): both sides sleep on the pipes."""
+    from hw11grader.boundary import ChildBoundary, Limits
+    from hw11grader.loading import load
+
+    path = tmp_path / "hw11.py"
+    path.write_text(PIPELINED)
+    with ChildBoundary(load(path), Limits(poll=False)) as boundary:
+        assert boundary.start().status == "ok"
+        assert boundary.reader.waiter.poll is False
+        first = boundary.map_start("echo", [((3, "a"), {}), ((4, "b"), {})], seed=0)
+        second = boundary.map_start("echo", [((5, "c"), {})], seed=0)
+        assert boundary.map_finish(first) == [6, 8] and boundary.map_finish(second) == [10]
+        assert boundary.call("log", seed=0) == ["a", "b", "c"]

@@ -274,3 +274,51 @@ def test_a_blob_said_to_be_in_the_shared_region_must_lie_inside_it(room):
         region = memoryview(bytearray(half + half))
         read, read_blob = _blob_stream(data, 4096)
         assert np.array_equal(wire.unpack(read, None, read_blob, region)["v"], np.arange(1024.0))
+
+
+def test_a_waiter_polls_only_while_the_waits_are_short(monkeypatch):
+    """Polling a pipe saves a wake-up when the answer is quick, and burns a core when it is not:
+    after a long wait the next one sleeps at once; after a short one it polls again."""
+    import os
+    import threading
+    import time
+
+    polls = []
+    real = wire.await_readable
+    monkeypatch.setattr(wire, "await_readable", lambda fd, spin=wire.SPIN_S: polls.append(fd) or real(fd, spin))
+    r, w = os.pipe()
+    try:
+        waiter = wire.Waiter(r)
+        late = threading.Timer(0.05, os.write, (w, b"x"))   # a long wait: well over SPIN_S
+        late.start()
+        assert waiter.wait(5.0) is True
+        late.join()
+        assert polls == [r] and waiter.spin is False          # polled once, then slept
+        os.read(r, 1)
+        os.write(w, b"y")                                     # already there: a short wait
+        assert waiter.wait(5.0) is True
+        assert polls == [r] and waiter.spin is True           # not polled, and polls next time
+        os.read(r, 1)
+        t = time.perf_counter()
+        assert waiter.wait(0.01) is False                     # nothing comes: the timeout holds
+        assert time.perf_counter() - t >= 0.01 and polls == [r, r] and waiter.spin is False
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_a_waiter_told_not_to_poll_never_polls(monkeypatch):
+    import os
+    polls = []
+    monkeypatch.setattr(wire, "await_readable", lambda fd, spin=wire.SPIN_S: polls.append(fd) or True)
+    r, w = os.pipe()
+    try:
+        waiter = wire.Waiter(r, poll=False)
+        for _ in range(3):
+            os.write(w, b"x")                  # short waits, which would turn polling on
+            assert waiter.wait(5.0) is True
+            os.read(r, 1)
+        assert polls == [] and waiter.spin is False
+    finally:
+        os.close(r)
+        os.close(w)

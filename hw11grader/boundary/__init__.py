@@ -64,6 +64,7 @@ class Limits:
     start_timeout: float = 30.0  # seconds for Python to start in the child
     submission_timeout: float = 600.0  # wall-clock seconds for a whole grading
     output_cap: int = 64 * 1024  # bytes of the child's stdout/stderr kept
+    poll: bool = True  # each side polls the pipes before sleeping (wire.Waiter): off when the cores are all busy
     sandbox: sandbox.SandboxConfig = sandbox.SandboxConfig()
 
 
@@ -450,8 +451,9 @@ class _Drain(threading.Thread):
 
 
 class _FrameReader:
-    def __init__(self, fd, region=None):
+    def __init__(self, fd, region=None, poll=True):
         self.fd = fd
+        self.waiter = wire.Waiter(fd, poll)
         self.region = region  # the child's reply region (read-only here), or None
         self.buf = bytearray()
         self.pos = 0  # bytes of buf already consumed (dropped in one go, never per read)
@@ -460,11 +462,7 @@ class _FrameReader:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if wire.await_readable(self.fd):
-            return
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([self.fd], [], [], max(remaining, 0))
-        if not ready:
+        if not self.waiter.wait(remaining):  # (polled first while the waits are short)
             raise TimeoutError
 
     def read_frame(self, deadline, from_tag):
@@ -720,7 +718,7 @@ class ChildBoundary(_Requests):
         # the mappings outlive the closed descriptors; what the child writes in the reply region is
         # copied out before it is read (wire.unpack), and a sealed size never moves under us
         self.req_region = memoryview(regions[0][1]) if regions else None
-        self.reader = _FrameReader(resp_r, memoryview(regions[1][1]) if regions else None)
+        self.reader = _FrameReader(resp_r, memoryview(regions[1][1]) if regions else None, self.limits.poll)
         self.drains = [_Drain(self.proc.stdout, self.limits.output_cap),
                        _Drain(self.proc.stderr, self.limits.output_cap)]
         for d in self.drains:
@@ -795,7 +793,8 @@ class ChildBoundary(_Requests):
         raise GraderError(f"the child process could not be started ({attempts} attempts): {failure}")
 
     def _hello(self):
-        return {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits()}
+        return {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits(),
+                "poll": self.limits.poll}
 
     def _load_request(self):
         return {"op": "load", "module_name": self.submission.module_name,

@@ -28,7 +28,7 @@ import sys
 import time
 import traceback
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hw11grader.files import IGNORED_FOLDERS, SUFFIXES, find_submission, write_atomic
@@ -130,12 +130,21 @@ def grader_failure(student: Student, error: str, detail: str = "") -> dict:
             "questions": {}, "checks": [], "submission": student.path, "error": error, "traceback": detail}
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def run_batch(todo, limits, jobs=1, worker=None, progress=None) -> list:
     """Grade ``todo`` (Students) in ``jobs`` worker processes; one record each, in any order.
 
     ``worker(student, limits) -> record`` must be a module-level function (it is sent to
     the workers by name); default ``grade_student``."""
     worker = worker or grade_student
+    if jobs >= _cores():  # every core has a grading: polling a pipe would only take one from another
+        limits = replace(limits, poll=False)
     records, retry = [], []
     ctx = multiprocessing.get_context("spawn")  # a clean interpreter: nothing inherited from the batch
     with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:

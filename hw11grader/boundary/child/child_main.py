@@ -194,12 +194,13 @@ class Channel:
         self.req_fd = req_fd
         self.resp_fd = resp_fd
         self.nonce = None
+        self.waiter = wire.Waiter(req_fd)
         self.buf, self.pos = b"", 0
 
     def read(self, n):
         """Up to ``n`` bytes, from a buffer filled 1 MB at a time (a frame has many small parts)."""
         if self.pos >= len(self.buf):
-            wire.await_readable(self.req_fd)  # (polled a little before sleeping: wire.SPIN_S)
+            self.waiter.wait()  # (polled first while the waits are short: wire.Waiter)
             self.buf, self.pos = _os_read(self.req_fd, max(n, 1 << 20)), 0
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
@@ -617,6 +618,7 @@ def main():
     channel = Channel(req_fd, resp_fd)
     hello = channel.receive()
     channel.nonce = hello["nonce"]
+    channel.waiter = wire.Waiter(req_fd, hello.get("poll") is not False)
     apply_limits(hello.get("limits") or {})
     channel.send({"ok": True, "op": "hello", "schema": wire.SCHEMA, "pid": os.getpid()})
     while True:

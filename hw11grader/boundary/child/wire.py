@@ -466,7 +466,9 @@ def _check_expr(node, count, depth):
 # process asleep on a pipe is woken by the writer, which costs 70-90 us a wake-up on this VM (an
 # idle virtual CPU has to be woken too), twice a round trip: measured 150-200 us a round trip
 # asleep, 10 us polling. Q1's trainings make 4,500 round trips whose two sides each take well
-# under this; a longer wait (a Q4 gradient pass, a student's slow call) costs the poll once.
+# under this. A longer wait (a Q4 gradient pass, a student's slow call) would burn the whole
+# poll for nothing - on two cores, a core taken from the other side or another grading - so a
+# ``Waiter`` polls only while the waits are short.
 SPIN_S = 0.0005
 _select, _perf_counter = select.select, time.perf_counter
 _sched_yield = getattr(os, "sched_yield", lambda: None)
@@ -482,6 +484,37 @@ def await_readable(fd, spin=SPIN_S):
         if _perf_counter() >= end:
             return False
         _sched_yield()
+
+
+class Waiter:
+    """Waits for ``fd`` to become readable, polling first (``await_readable``) only if the
+    previous wait was short.
+
+    The next wait is predicted to be like the last: a run of round trips
+    faster than ``SPIN_S`` is polled through; a run of long waits is slept
+    through with no polling at all (a wait measured asleep includes its
+    wake-up, well under ``SPIN_S``); a wrong guess costs one poll or one
+    wake-up. (Measured: the grader's CPU in Q4's linear-regression sweep,
+    whose 200 waits each last milliseconds, went from 0.60 s to 0.45 s.)
+
+    ``poll=False``: never polls. Where every core is busy anyway (a batch with
+    a job per core) a poll only takes the core from another grading.
+    """
+
+    __slots__ = ("fd", "poll", "spin")
+
+    def __init__(self, fd, poll=True):
+        self.fd = fd
+        self.poll = self.spin = bool(poll)
+
+    def wait(self, timeout=None):
+        """Whether ``fd`` became readable within ``timeout`` seconds (None: no limit)."""
+        if self.spin and await_readable(self.fd):
+            return True
+        start = _perf_counter()
+        ready = _select([self.fd], [], [], timeout)[0]
+        self.spin = self.poll and _perf_counter() - start <= SPIN_S
+        return bool(ready)
 
 
 def read_exact(read, n: int) -> bytes:
