@@ -211,3 +211,45 @@ def test_the_painter_starts_with_the_grading_and_an_unused_one_is_stopped(tmp_pa
     session.finish()
     assert painter.proc.returncode == -9                  # stopped, not waited for
     assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_nothing():
+    """Loading the submission (torch, its cells) leaves the grader's core idle for a second: the
+    painter starts and the checks' reference work (``warm_up``: sympy derivations) is done then,
+    before the grading waits for the load. A warm-up that raises changes nothing; none runs while
+    the student kit's tape is recorded (only the checks' own calls go on it)."""
+    import checks.q5_chinchilla as q5
+    from hw11grader.boundary import Manifest
+    from hw11grader.judge import registry, runner, tape
+
+    assert q5.warm_up in registry.load_content(questions=["q5"]).warm_ups
+    assert registry.load_content(questions=["q4"]).warm_ups == ()   # q4's checks derive nothing
+
+    order = []
+
+    class Boundary:
+        def start(self):
+            order.append("loaded")
+            return Manifest("ok")
+
+        def output(self):
+            return ""
+
+        def close(self):
+            pass
+
+    def broken():
+        order.append("broken")
+        raise RuntimeError("a grader bug: reported by the check that needs it, not here")
+
+    content = registry.Content((), (), (), starters=(lambda session: order.append("painter"),),
+                               warm_ups=(lambda: order.append("derived"), broken))
+    graded = runner.run_all(Boundary(), "x", content)
+    assert order == ["painter", "derived", "broken", "loaded"] and graded.results == []
+    order.clear()
+    tape.RECORDER = object()
+    try:
+        runner.run_all(Boundary(), "x", content)
+    finally:
+        tape.RECORDER = None
+    assert order == ["painter", "loaded"]

@@ -58,6 +58,9 @@ class Content:
     # ``on_session_start(session)`` of the imported check modules that define one (e.g. start the
     # plots' painter), called as a grading's checks begin
     starters: tuple = ()
+    # ``warm_up()`` of the imported check modules that define one: reference work their checks will
+    # need (a sympy derivation), done while the submission's process is still starting
+    warm_ups: tuple = ()
 
     def question(self, qid):
         for q in self.questions:
@@ -100,7 +103,7 @@ def load_content(package: str = "checks", questions=None) -> Content:
         Question(qid, str(q.get("title", qid)), float(q["points"]))
         for qid, q in config.get("questions", {}).items()
     )
-    specs, hidden_defined, starters = {}, set(), []
+    specs, hidden_defined, starters, warm_ups = {}, set(), [], []
     for where, prefix in ((folder, package), (folder / HIDDEN_FOLDER, f"{package}.{HIDDEN_FOLDER}")):
         if not where.is_dir():
             continue
@@ -113,6 +116,9 @@ def load_content(package: str = "checks", questions=None) -> Content:
             starter = getattr(module, "on_session_start", None)
             if callable(starter) and starter not in starters:
                 starters.append(starter)
+            warm_up = getattr(module, "warm_up", None)
+            if callable(warm_up) and warm_up not in warm_ups:
+                warm_ups.append(warm_up)
             for value in vars(module).values():
                 spec = getattr(value, "__hw11_check__", None)
                 if spec is None or getattr(value, "__module__", None) != module.__name__:
@@ -157,4 +163,4 @@ def load_content(package: str = "checks", questions=None) -> Content:
         raise ConfigError("; ".join(fatal))
     entries.sort(key=lambda e: order.get(e.question, 99))  # stable: table order within a question
     written = tuple(getattr(pkg, "WRITTEN_KEYS", ()))
-    return Content(questions, tuple(entries), written, tuple(problems), tuple(starters))
+    return Content(questions, tuple(entries), written, tuple(problems), tuple(starters), tuple(warm_ups))

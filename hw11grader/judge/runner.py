@@ -153,6 +153,7 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
     session = Session(feedback_dir=feedback_dir)
     selected = content.select(questions)
     try:
+        _while_loading(content, session)
         manifest = boundary.start()
         for cell in manifest.cells:
             if cell.get("status") == "error":
@@ -160,11 +161,6 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
                                 f"{cell.get('message', '')}")
         if manifest.status != "ok":
             warnings.append(f"the submission could not be loaded: {manifest.message}")
-        for starter in getattr(content, "starters", ()):
-            try:
-                starter(session)
-            except Exception:  # noqa: BLE001 - feedback work (the plots' painter): never a verdict
-                pass
         results = []
         deadline = started + limits.submission_timeout
         for i, entry in enumerate(selected):
@@ -193,6 +189,28 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
                           if plan is not None else {})
     graded.plots = sorted(session.plots)
     return graded
+
+
+def _while_loading(content, session):
+    """What the grader can do while the submission's process starts (imports torch, runs its cells;
+    ``boundary.begin``), which takes a core for a second or more: start the plots' painter and do
+    the reference work the selected checks will need (``warm_up``: a sympy derivation). Neither is
+    ever a verdict: a warm-up that fails fails again, and is reported, in the check that needs it.
+    Not while the student kit's tape is recorded: only the checks' own calls go on the tape."""
+    from hw11grader.judge import tape
+
+    for starter in getattr(content, "starters", ()):
+        try:
+            starter(session)
+        except Exception:  # noqa: BLE001 - feedback work (the plots' painter): never a verdict
+            pass
+    if tape.RECORDER is not None:
+        return
+    for warm_up in getattr(content, "warm_ups", ()):
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - done again, and reported, by the check that needs it
+            pass
 
 
 def _nothing_loaded(manifest) -> bool:
