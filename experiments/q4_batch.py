@@ -215,16 +215,24 @@ class _Work:
     Writing into them instead of fresh arrays saves an allocation (and the first
     touch of its pages) per operation and step; the arithmetic is the same,
     operation for operation. ``head(e)``: the same buffers for the first ``e``
-    runs only (views: still C-contiguous).
+    runs only (views: still C-contiguous). ``grads``: True (the gradients'
+    buffers too), False (the forward pass only) or the four gradient buffers
+    to write into (``[g_W1, g_b1, g_W2, g_b2]``).
     """
 
     def __init__(self, lead, R, n, d, h, o, grads=True):
         shapes = {"hidden": (n, h), "out": (n, o), "r": (n, o), "sq": (n, o)}
         if grads:
-            shapes.update(d_out=(n, o), d_pre=(n, h), slope=(n, h), g_W1=(h, d), g_b1=(h,),
-                          g_W2=(o, h), g_b2=(o,))
+            shapes.update(d_out=(n, o), d_pre=(n, h), slope=(n, h))
+            if grads is True:
+                shapes.update(g_W1=(h, d), g_b1=(h,), g_W2=(o, h), g_b2=(o,))
         self.buffers = {name: np.empty(tuple(lead) + (R,) + shape, dtype=F64)
                         for name, shape in shapes.items()}
+        if grads is not True and grads:   # the gradients' buffers given: C-contiguous, of these shapes
+            for name, g, shape in zip(("g_W1", "g_b1", "g_W2", "g_b2"), grads, ((h, d), (h,), (o, h), (o,))):
+                if g.shape != tuple(lead) + (R,) + shape or not g.flags.c_contiguous:
+                    raise ValueError(f"_Work: a {name} buffer of shape {g.shape}")
+                self.buffers[name] = g
         self.__dict__.update(self.buffers)
         self._heads = {}
 
@@ -366,17 +374,23 @@ def _f64_vector(value, d, what):
 class _Updates:
     """The submission's update rule applied to the runs of a sweep, one ``lab.map`` per step.
 
-    ``js``: the learning rates (all by default) this one updates. ``start``
-    sends a step (``lab.map_start``) and ``finish`` writes its results, so the
+    ``params``: the sweep's parameters, one array per tensor, ``G x L x
+    shape`` (run ``(i, j)``: batch size ``i``, learning rate ``j``), updated in
+    place. ``js``: the learning rates (all by default, else a contiguous
+    range) this one updates; ``grads``: their gradients, one array per
+    tensor, ``G x len(js) x shape`` (column ``j - js[0]``), filled by the
+    caller before each step (a dead run's entry is not read). ``start`` sends
+    a step (``lab.map_start``) and ``finish`` writes its results, so the
     caller can work while the submission does; ``step`` is both.
 
     The runs that share a learning rate (one per batch size) are ONE call:
     each parameter tensor is the runs' tensors stacked along a new leading
-    axis (``G x shape``), which an element-wise update rule (``p - lr * g``,
-    Adam) treats exactly as separate calls would - the replicas of the MLP
-    task are such a leading axis already. A run that diverged keeps its slot
-    (parameters reset by the sweep, gradient zero) until every run of its
-    learning rate has diverged; what the rule returns for it is not used.
+    axis (``G x shape``: column ``j`` of ``params``), which an element-wise
+    update rule (``p - lr * g``, Adam) treats exactly as separate calls would
+    - the replicas of the MLP task are such a leading axis already. A run that
+    diverged keeps its slot (parameters reset by the sweep, gradient zero)
+    until every run of its learning rate has diverged; what the rule returns
+    for it is not used.
 
     Adam: each learning rate's state is a handle to the object the
     submission returned, kept in its process. A handle stops being passed
@@ -386,44 +400,40 @@ class _Updates:
     ``close``.
     """
 
-    def __init__(self, lab, optimizer, G, L, js=None):
+    def __init__(self, lab, optimizer, params, grads, js=None):
         self.lab = lab
         self.optimizer = optimizer
-        self.G, self.L = G, L
-        self.js = list(range(L)) if js is None else list(js)  # the learning rates this one updates
+        self.params, self.grads = params, grads
+        self.G, self.L = params[0].shape[:2]
+        self.js = list(range(self.L)) if js is None else list(js)  # the learning rates this one updates
+        self.lo = self.js[0] if self.js else 0
         self.state = {j: {} for j in self.js}
         self.retired = []       # handles no map will receive again, not yet dropped
         self.dropping = []      # handles to drop with the next map
         self.stacks = {}        # j -> (params, grads): the arrays sent for learning rate j
 
-    def step(self, alive, run_params, run_grads, lrs):
-        """One round trip: the new parameters of the live runs are written into ``run_params``.
+    def step(self, alive, lrs):
+        """One round trip: the new parameters of the live runs are written into ``params``.
 
-        ``alive``: ``G x L`` booleans; ``run_params[k]`` / ``run_grads[k]``: run
-        ``k = (i, j) = divmod(k, L)``'s lists of float64 arrays (views of the
-        sweep's arrays; a dead run's gradient is not read).
-        """
-        pending = self.start(alive, run_params, run_grads, lrs)
+        ``alive``: ``G x L`` booleans."""
+        pending = self.start(alive, lrs)
         if pending is not None:
             self.finish(pending)
 
-    def start(self, alive, run_params, run_grads, lrs):
+    def start(self, alive, lrs):
         """Send the step (``lab.map_start``); ``finish`` writes its results. None: no live run."""
-        G, L = self.G, self.L
         groups = [j for j in self.js if alive[:, j].any()]
         if not groups:
             return None
         calls, stacks = [], []
         for j in groups:
-            params, grads = self._buffers(j, run_params[j])
-            for i in range(G):
-                k = i * L + j
-                for q, (p, g) in enumerate(zip(params, grads)):
-                    p[i] = run_params[k][q]
-                    if alive[i, j]:
-                        g[i] = run_grads[k][q]
-                    else:
-                        g[i] = 0.0
+            params, grads = self._buffers(j)
+            dead = ~alive[:, j]
+            for p, g, P, D in zip(params, grads, self.params, self.grads):
+                np.copyto(p, P[:, j])
+                np.copyto(g, D[:, j - self.lo])
+                if dead.any():
+                    g[dead] = 0.0
             stacks.append(params)
             if self.optimizer == "sgd":
                 calls.append(((params, grads, lrs[j]), {}))
@@ -434,14 +444,13 @@ class _Updates:
         else:
             drop, self.dropping, self.retired = self.dropping + self.retired, [], []
             sent = self.lab.map_start("adam_update", calls, keep=[1], drop=drop)
-        return sent, groups, stacks, alive[:, groups].copy(), run_params
+        return sent, groups, stacks, alive[:, groups].copy()
 
     def finish(self, pending):
-        sent, groups, stacks, live, run_params = pending
+        sent, groups, stacks, live = pending
         out = self.lab.map_finish(sent)
         if not isinstance(out, list) or len(out) != len(groups):
             raise RuntimeError("lab.map returned a malformed result list")
-        L = self.L
         for c, (j, o, params) in enumerate(zip(groups, out, stacks)):
             if self.optimizer == "sgd":
                 new_params = o
@@ -453,15 +462,15 @@ class _Updates:
                     self.dropping.append(self.state[j])
                 self.state[j] = handle
             new_params = _f64_arrays(new_params, params, what)
-            for i in np.flatnonzero(live[:, c]):
-                for dest, src in zip(run_params[i * L + j], new_params):
-                    dest[...] = src[i]
+            rows = np.flatnonzero(live[:, c])
+            for P, src in zip(self.params, new_params):
+                P[rows, j] = src[rows]
 
-    def _buffers(self, j, like):
+    def _buffers(self, j):
         """Learning rate ``j``'s stacked parameters and gradients (``G x shape``), reused every step:
         a map sends its arguments' values before it returns."""
         if j not in self.stacks:
-            self.stacks[j] = tuple([np.empty((self.G,) + p.shape, dtype=F64) for p in like]
+            self.stacks[j] = tuple([np.empty((self.G,) + P.shape[2:], dtype=F64) for P in self.params]
                                    for _ in range(2))
         return self.stacks[j]
 
@@ -488,8 +497,9 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
     G, L = len(batch_sizes), len(lrs)
     order = [_batch_indices(n, b, steps, LINREG["seed"] + 7919 * b) for b in batch_sizes]
     W = np.zeros((G, L, d), dtype=F64)              # run (i, j): batch_sizes[i], lrs[j]
+    grads = np.zeros((G, L, d), dtype=F64)          # linreg_grad's results, run by run
     alive = np.ones((G, L), dtype=bool)
-    updates = _Updates(lab, optimizer, G, L)
+    updates = _Updates(lab, optimizer, [W], [grads])
     run_w = [W[i, j] for i in range(G) for j in range(L)]     # run k = (i, j) = divmod(k, L)
     # the batches of every step, in the same arrays (sent by value, so reusing them is safe)
     batches = [(np.empty((b, d), dtype=F64), np.empty(b, dtype=F64)) for b in batch_sizes]
@@ -504,10 +514,9 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
         out = lab.map("linreg_grad", [((w, *batches[k // L]), {}) for k, w in zip(runs, ws)])
         if not isinstance(out, list) or len(out) != len(runs):
             raise RuntimeError("lab.map returned a malformed result list")
-        run_g = [None] * (G * L)
         for k, o in zip(runs, out):
-            run_g[k] = [_f64_vector(o, d, "linreg_grad's result")]
-        updates.step(alive, [[w] for w in run_w], run_g, lrs)   # writes into W
+            grads[divmod(k, L)] = _f64_vector(o, d, "linreg_grad's result")
+        updates.step(alive, lrs)   # writes into W
         with np.errstate(all="ignore"):
             for i, (Xb, yb) in enumerate(batches):
                 ok = _linreg_losses(W[i], Xb, yb) <= limit       # NaN, inf or too large: diverged
@@ -543,12 +552,11 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
     order = [np.stack([_batch_indices(n, b, steps, MLP["seed"] + 7919 * b + 101 * r)
                        for r in range(R)], axis=1) + offset for b in batch_sizes]  # steps x R x b
     X_rows, y_rows = X.reshape(R * n, d), y.reshape(R * n, o)
-    # P[i][q]: parameter q of every run of batch size i, stacked: L x (shape of init[q])
-    P = [[np.repeat(p[None], L, axis=0) for p in init] for _ in batch_sizes]
+    # M[q]: parameter q of every run, G x L x (shape of init[q]); P[i][q] = M[q][i], batch size i's runs
+    M = [np.repeat(np.repeat(p[None, None], L, axis=1), G, axis=0) for p in init]
+    P = [[m[i] for m in M] for i in range(G)]
     # per batch size, the arrays every step's batch is gathered into
     batches = [(np.empty((R, b, d), dtype=F64), np.empty((R, b, o), dtype=F64)) for b in batch_sizes]
-    run_params = [[p[j] for p in P[i]] for i in range(G) for j in range(L)]
-    run_grads = [None] * (G * L)
     alive = np.ones((G, L), dtype=bool)
     # The learning rates in two halves, each with its own update calls and buffers: while the
     # submission updates one half, the grader computes the other's gradients (lab.map_start).
@@ -559,14 +567,13 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
             continue
         # the forward and backward pass of the half's runs, written into buffers of its own (the
         # gradients too: they are sent by value before the half's next step overwrites them)
-        work = [_Work((hi - lo,), R, b, d, h, o) for b in batch_sizes]
-        for i in range(G):
-            grads = [work[i].g_W1, work[i].g_b1, work[i].g_W2, work[i].g_b2]
-            for j in range(lo, hi):
-                run_grads[i * L + j] = [g[j - lo] for g in grads]
+        # (the gradients of batch size i's runs are row i of the half's gradient arrays, G x (hi - lo) x
+        # shape, which the half's update stacks from, learning rate by learning rate)
+        grads = [np.empty((G, hi - lo) + p.shape, dtype=F64) for p in init]
+        work = [_Work((hi - lo,), R, b, d, h, o, grads=[g[i] for g in grads]) for i, b in enumerate(batch_sizes)]
         # runs lo + e.. of batch size i diverged (e = extent[i]): no longer computed
         halves.append({"lo": lo, "work": work, "extent": [hi - lo] * G, "pending": None,
-                       "updates": _Updates(lab, optimizer, G, L, range(lo, hi))})
+                       "updates": _Updates(lab, optimizer, M, grads, range(lo, hi))})
 
     def losses_and_grads(half):
         """The half's live runs: divergence on this step's batch, then their gradients."""
@@ -598,7 +605,7 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
                 pending, half["pending"] = half["pending"], None
                 half["updates"].finish(pending)
             losses_and_grads(half)
-            half["pending"] = half["updates"].start(alive, run_params, run_grads, lrs)  # into P
+            half["pending"] = half["updates"].start(alive, lrs)  # into M
         if all(half["pending"] is None for half in halves):
             break
     for half in halves:
@@ -615,7 +622,7 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
             for j in range(L):
                 div = not alive[i, j]
                 if not div:
-                    final = _mlp_losses(run_params[i * L + j], X, y, full)
+                    final = _mlp_losses([m[i, j] for m in M], X, y, full)
                     div = not bool(np.all(final <= limits))
                 row_loss.append(math.inf if div else float(final.mean()))
                 row_div.append(div)
