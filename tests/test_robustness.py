@@ -1,7 +1,7 @@
 """A submission that hangs, exits or raises is graded; only the affected checks fail."""
 import pytest
 
-from conftest import ROOT, SUBMISSIONS, grade_json, with_override
+from conftest import SUBMISSIONS, grade_json, with_override
 
 HANGS = """
 def lora_bytes(m, l, k, bytes_per_param=4):
@@ -262,46 +262,3 @@ def test_a_child_told_not_to_poll_answers_the_same(tmp_path):
         second = boundary.map_start("echo", [((5, "c"), {})], seed=0)
         assert boundary.map_finish(first) == [6, 8] and boundary.map_finish(second) == [10]
         assert boundary.call("log", seed=0) == ["a", "b", "c"]
-
-
-PREFETCHED = """
-import sys, time
-def imported(name, wait=0.0):
-    end = time.monotonic() + wait
-    while True:
-        if name in sys.modules and getattr(sys.modules[name], "__spec__", None) is not None:
-            return True
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.01)
-"""
-
-
-@pytest.mark.parametrize("prefetch,sympy", [((), False), (("sympy", "json.tool"), True)])
-def test_the_child_imports_what_the_checks_will_need_in_the_background_and_nothing_else(tmp_path, prefetch, sympy):
-    """``CHILD_IMPORTS`` (sympy, for the symbolic checks) is imported by the submission's process once
-    it is loaded, while the first checks run; a name the child does not allow is never imported."""
-    from hw11grader.boundary import ChildBoundary
-    from hw11grader.loading import load
-
-    path = tmp_path / "hw11.py"
-    path.write_text(PREFETCHED)
-    with ChildBoundary(load(path)) as boundary:
-        boundary.prefetch = prefetch
-        assert boundary.start().status == "ok"
-        assert boundary.call("imported", ("sympy", 20.0 if sympy else 1.0), seed=0) is sympy
-        assert boundary.call("imported", ("json.tool",), seed=0) is False
-
-
-def test_the_questions_whose_checks_send_sympy_symbols_ask_the_child_for_sympy():
-    import re
-
-    import checks
-    from hw11grader.judge.registry import child_imports, question_of_module
-
-    folder = ROOT / "checks"
-    sending = {question_of_module(p.stem) for p in [*folder.glob("q*.py"), *folder.glob("hidden/q*.py")]
-               if re.search(r"\bcall_with_symbols\(", p.read_text())}
-    assert sending and {q for q, m in checks.CHILD_IMPORTS.items() if "sympy" in m} == sending
-    assert child_imports(["q5"]) == ("sympy",) and child_imports(["q3", "q4"]) == ()
-    assert child_imports() == ("sympy",)

@@ -645,7 +645,6 @@ class ChildBoundary(_Requests):
         self.disabled: dict[str, Exception] = {}
         self.manifest: Manifest | None = None
         self.loading = None  # (deadline, a failure while sending) once begin() sent the load
-        self.prefetch = ()  # modules the child imports in the background once loaded (CHILD_IMPORTS)
         self.starts = 0
         self.tmp = Path(tempfile.mkdtemp(prefix="hw11-"))
         self.runtime = self.tmp / "runtime"
@@ -799,7 +798,7 @@ class ChildBoundary(_Requests):
 
     def _load_request(self):
         return {"op": "load", "module_name": self.submission.module_name,
-                "file": self.submission.path.name, "seed": 0, "prefetch": list(self.prefetch),
+                "file": self.submission.path.name, "seed": 0,
                 "cells": [{"name": c.name, "filename": c.filename, "source": c.source}
                           for c in self.submission.cells]}
 

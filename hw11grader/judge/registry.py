@@ -87,14 +87,6 @@ def question_ids(package: str = "checks") -> list:
         return list(tomllib.load(f).get("questions", {}))
 
 
-def child_imports(questions=None, package: str = "checks") -> tuple:
-    """The modules the submission's process will need for the checks of ``questions`` (all when
-    None), from the package's ``CHILD_IMPORTS`` (imports no check module)."""
-    table = getattr(importlib.import_module(package), "CHILD_IMPORTS", {})
-    wanted = {q.lower() for q in questions} if questions else set(table)
-    return tuple(sorted({m for q, modules in table.items() if q in wanted for m in modules}))
-
-
 def load_content(package: str = "checks", questions=None) -> Content:
     """The checks and their points. ``questions``: import only the check modules of these
     questions (``-q q5`` loads Q5's checks and, through them, Q5's reference alone)."""

@@ -5,7 +5,6 @@ import time
 from dataclasses import dataclass, field
 
 from hw11grader.boundary import ChildBoundary, Limits, Manifest
-from hw11grader.judge.registry import child_imports
 from hw11grader.loading import LoadError, Submission, load
 from hw11grader.outcomes import CURRENT_RUN, Abort, CheckResult, CheckRun, GraderError, Outcome
 from hw11grader.score import written_answers, written_status
@@ -129,8 +128,6 @@ def grade(path, content, *, mode="student", questions=None, limits=Limits(),
         return Graded(str(path), mode, results, content, written_status(content, {}),
                       warnings + [str(e)], str(e), time.monotonic() - started)
     boundary = boundary_factory(submission, limits)
-    if hasattr(boundary, "prefetch"):  # imported by the child while the first checks run
-        boundary.prefetch = child_imports(questions)
     if callable(content):
         begin = getattr(boundary, "begin", None)
         try:

@@ -28,7 +28,6 @@ import mmap
 import os
 import random
 import sys
-import threading
 import traceback
 
 import numpy as np
@@ -311,30 +310,7 @@ def failure(exc):
 
 # ---------------------------------------------------------------- operations
 
-STATE = {"names": None, "prefetch": ()}
-
-# What the grader may ask this process to import in the background once the submission is loaded
-# (``load``'s "prefetch": the checks' CHILD_IMPORTS), while the first checks run: the symbolic
-# checks then find sympy imported instead of waiting 0.3 s for it. Importing it neither draws from
-# nor seeds any random generator; a submission that imports it too waits for the same import.
-PREFETCHABLE = frozenset({"sympy"})
-
-
-def _prefetch(names):
-    for name in names:
-        try:
-            __import__(name)
-        except BaseException:  # (whoever needs it imports it again, and sees the error there)
-            pass
-
-
-def start_prefetch():
-    names, STATE["prefetch"] = STATE["prefetch"], ()
-    if names:
-        try:
-            threading.Thread(target=_prefetch, args=(names,), name="hw11-prefetch", daemon=True).start()
-        except BaseException:  # e.g. no thread left under the process limit: imported when needed
-            pass
+STATE = {"names": None}
 
 
 def reseed(seed):
@@ -345,8 +321,6 @@ def reseed(seed):
 
 
 def op_load(req):
-    prefetch = req.get("prefetch")
-    STATE["prefetch"] = tuple(n for n in prefetch if n in PREFETCHABLE) if type(prefetch) is list else ()
     names = {"__name__": req.get("module_name", "hw11"), "__builtins__": builtins}
     if req.get("file"):
         names["__file__"] = req["file"]
@@ -669,8 +643,6 @@ def main():
         except BaseException as e:  # a fault of this program, not of the submission
             reply = {"ok": False, "kind": "child_fault", "message": describe(e)}
         channel.send(reply)
-        if op is op_load:
-            start_prefetch()
         sys.stdout.flush()
         sys.stderr.flush()
 
