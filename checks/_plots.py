@@ -9,9 +9,9 @@ The drawing is done by a painter: a separate Python process (this file run
 as a script), sent each plot's plain data as one JSON line, so importing
 matplotlib and rendering overlap the rest of the grading on the other core
 instead of adding to it. A check module that draws plots exports
-``on_session_start`` (= ``start_painter``): the painter is started as the
-grading's checks begin, so matplotlib is imported and warmed up before the
-first plot is asked for; it runs at the lowest priority, on a core the
+``on_session_start`` (= ``start_painter``): the painter is started while
+the submission's process loads, so matplotlib is imported and warmed up
+before the first plot is asked for; it runs at the lowest priority, on a core the
 grading leaves idle. The session waits for the painter when the grading
 ends (``Session.finish``), or stops it if no plot was asked for; a plot the
 painter could not write is not listed.

@@ -195,8 +195,8 @@ def test_plots_are_painted_by_a_helper_that_a_child_teardown_spares(tmp_path):
 
 
 def test_the_painter_starts_with_the_grading_and_an_unused_one_is_stopped(tmp_path):
-    """The check modules that plot start the painter as a grading's checks begin (so matplotlib
-    loads meanwhile); when no plot was asked for, the grading's end stops it instead of waiting."""
+    """The check modules that plot start the painter as a grading begins, while the submission
+    loads (so matplotlib loads meanwhile); when no plot was asked for, the grading's end stops it instead of waiting."""
     from checks import _plots
     from hw11grader.judge.checking import Session
     from hw11grader.judge.registry import load_content

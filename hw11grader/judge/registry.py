@@ -56,7 +56,7 @@ class Content:
     written_keys: tuple
     problems: tuple = ()  # configuration problems (shown as warnings; a test keeps it empty)
     # ``on_session_start(session)`` of the imported check modules that define one (e.g. start the
-    # plots' painter), called as a grading's checks begin
+    # plots' painter), called while the submission's process loads (runner._while_loading)
     starters: tuple = ()
     # ``warm_up()`` of the imported check modules that define one: reference work their checks will
     # need (a sympy derivation), done while the submission's process is still starting
