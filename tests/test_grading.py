@@ -216,8 +216,10 @@ def test_the_painter_starts_with_the_grading_and_an_unused_one_is_stopped(tmp_pa
 def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_nothing():
     """Loading the submission (torch, its cells) leaves the grader's core idle for a second: the
     painter starts and the checks' reference work (``warm_up``: sympy derivations) is done then,
-    before the grading waits for the load. A warm-up that raises changes nothing; none runs while
-    the student kit's tape is recorded (only the checks' own calls go on it)."""
+    before the grading waits for the load - and only while it waits: once the submission is loaded
+    the rest is left to the checks that need it. A warm-up that raises changes nothing; none runs
+    while the student kit's tape is recorded (only the checks' own calls go on it), nor with no
+    child to wait for (the notebook self-check)."""
     import checks.q5_chinchilla as q5
     from hw11grader.boundary import Manifest
     from hw11grader.judge import registry, runner, tape
@@ -228,6 +230,16 @@ def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_no
     order = []
 
     class Boundary:
+        def __init__(self, loads_after):
+            self.polls = loads_after      # loaded() says True after this many polls
+
+        def begin(self):
+            order.append("begun")
+
+        def loaded(self):
+            self.polls -= 1
+            return self.polls < 0
+
         def start(self):
             order.append("loaded")
             return Manifest("ok")
@@ -238,18 +250,27 @@ def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_no
         def close(self):
             pass
 
+    class InProcess(Boundary):
+        begin = loaded = None
+
     def broken():
         order.append("broken")
         raise RuntimeError("a grader bug: reported by the check that needs it, not here")
 
     content = registry.Content((), (), (), starters=(lambda session: order.append("painter"),),
-                               warm_ups=(lambda: order.append("derived"), broken))
-    graded = runner.run_all(Boundary(), "x", content)
-    assert order == ["painter", "derived", "broken", "loaded"] and graded.results == []
+                               warm_ups=(lambda: order.append("derived"), broken, lambda: order.append("more")))
+    graded = runner.run_all(Boundary(loads_after=5), "x", content)
+    assert order == ["begun", "painter", "derived", "broken", "more", "loaded"] and graded.results == []
+    order.clear()
+    runner.run_all(Boundary(loads_after=2), "x", content)     # loaded before the third
+    assert order == ["begun", "painter", "derived", "broken", "loaded"]
+    order.clear()
+    runner.run_all(InProcess(0), "x", content)
+    assert order == ["painter", "loaded"]
     order.clear()
     tape.RECORDER = object()
     try:
-        runner.run_all(Boundary(), "x", content)
+        runner.run_all(Boundary(loads_after=5), "x", content)
     finally:
         tape.RECORDER = None
-    assert order == ["painter", "loaded"]
+    assert order == ["begun", "painter", "loaded"]

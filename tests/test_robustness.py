@@ -262,3 +262,22 @@ def test_a_child_told_not_to_poll_answers_the_same(tmp_path):
         second = boundary.map_start("echo", [((5, "c"), {})], seed=0)
         assert boundary.map_finish(first) == [6, 8] and boundary.map_finish(second) == [10]
         assert boundary.call("log", seed=0) == ["a", "b", "c"]
+
+
+def test_loaded_says_when_the_wait_for_the_load_is_over(tmp_path):
+    """What the grader does while the submission loads (runner._while_loading) stops once it has."""
+    import time
+
+    from hw11grader.boundary import ChildBoundary
+    from hw11grader.loading import load
+
+    path = tmp_path / "hw11.py"
+    path.write_text("x = 1\n")
+    with ChildBoundary(load(path)) as boundary:
+        assert boundary.loaded() is True            # not begun: no load to wait for
+        boundary.begin()
+        deadline = time.monotonic() + 60
+        while not boundary.loaded():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert boundary.start().status == "ok" and boundary.loaded() is True

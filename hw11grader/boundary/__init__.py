@@ -746,6 +746,16 @@ class ChildBoundary(_Requests):
         except (StudentError, StudentTimeout) as e:
             self.loading = (deadline, e)
 
+    def loaded(self) -> bool:
+        """Whether waiting for the load is over: its reply has arrived (or been read: ``start``), or
+        sending it failed; True before ``begin``, when there is no load to wait for."""
+        if self.manifest is not None or getattr(self, "loading", None) is None or self.loading[1] is not None:
+            return True
+        try:
+            return bool(select.select([self.reader.fd], [], [], 0)[0])
+        except (OSError, ValueError):  # the pipe is gone: nothing more to wait for
+            return True
+
     def start(self) -> Manifest:
         """Start the child (``begin``) and load the submission; the manifest says how it went."""
         self.begin()

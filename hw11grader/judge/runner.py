@@ -153,7 +153,10 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
     session = Session(feedback_dir=feedback_dir)
     selected = content.select(questions)
     try:
-        _while_loading(content, session)
+        begin = getattr(boundary, "begin", None)
+        if begin is not None:  # (grade() began it before importing the checks; begin() is idempotent)
+            begin()
+        _while_loading(content, session, getattr(boundary, "loaded", None))
         manifest = boundary.start()
         for cell in manifest.cells:
             if cell.get("status") == "error":
@@ -191,12 +194,16 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
     return graded
 
 
-def _while_loading(content, session):
+def _while_loading(content, session, loaded=None):
     """What the grader can do while the submission's process starts (imports torch, runs its cells;
     ``boundary.begin``), which takes a core for a second or more: start the plots' painter and do
     the reference work the selected checks will need (``warm_up``: a sympy derivation). Neither is
     ever a verdict: a warm-up that fails fails again, and is reported, in the check that needs it.
-    Not while the student kit's tape is recorded: only the checks' own calls go on the tape."""
+
+    ``loaded()``: whether the submission has loaded. The warm-ups only fill that wait: once it is
+    over (or with no child to wait for: ``loaded`` None) what is left is done by the checks that
+    need it, if any run. None runs while the student kit's tape is recorded: only the checks' own
+    calls go on the tape."""
     from hw11grader.judge import tape
 
     for starter in getattr(content, "starters", ()):
@@ -204,9 +211,11 @@ def _while_loading(content, session):
             starter(session)
         except Exception:  # noqa: BLE001 - feedback work (the plots' painter): never a verdict
             pass
-    if tape.RECORDER is not None:
+    if tape.RECORDER is not None or loaded is None:
         return
     for warm_up in getattr(content, "warm_ups", ()):
+        if loaded():
+            return
         try:
             warm_up()
         except Exception:  # noqa: BLE001 - done again, and reported, by the check that needs it
