@@ -8,10 +8,9 @@ from reference import q1_lora as ref
 from ._common import call_with_symbols, described, dims, matrices, seeds
 
 
-def warm_up():
-    """The answer key's derived ratio (sympy),
-    computed while the submission's process starts (``runner._while_loading``)."""
-    ref.answers()
+# The answer key's derived ratio (sympy), derived while the submission's process starts
+# (runner._while_loading)
+warm_up = ref.answers
 
 
 MEMORY_RANGES = {"m": (1.0, 1e4), "l": (1.0, 1e4), "k": (1.0, 1e3)}

@@ -19,10 +19,9 @@ from reference import q3_circuits as ref
 from ._common import described, matrices, seeds
 
 
-def warm_up():
-    """The answer key's rank bound, simplified by sympy (which it imports),
-    computed while the submission's process starts (``runner._while_loading``)."""
-    ref.answers()
+# The answer key's rank bound, simplified by sympy (which it imports), derived while the
+# submission's process starts (runner._while_loading)
+warm_up = ref.answers
 
 
 HINTS = {name: dict((text, fn) for fn, text in rows) for name, rows in ref.KNOWN_MISTAKES.items()}

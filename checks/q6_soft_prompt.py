@@ -16,10 +16,9 @@ from reference import q6_soft_prompt as ref
 from ._common import call_with_symbols, described, dims, matrices, seeds
 
 
-def warm_up():
-    """The answer key (its symbolic parts: sympy),
-    computed while the submission's process starts (``runner._while_loading``)."""
-    ref.answers()
+# The answer key (its symbolic parts: sympy), derived while the submission's process starts
+# (runner._while_loading)
+warm_up = ref.answers
 
 
 MISTAKE_HINTS = {fn.__name__: hint for fns in ref.KNOWN_MISTAKES.values() for fn, hint in fns}

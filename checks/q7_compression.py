@@ -19,10 +19,9 @@ from reference import q7_compression as ref
 from ._common import call_with_symbols, edge_case, log_uniform, seeds
 
 
-def warm_up():
-    """The answer key (its symbolic parts: sympy),
-    computed while the submission's process starts (``runner._while_loading``)."""
-    ref.answers()
+# The answer key (its symbolic parts: sympy), derived while the submission's process starts
+# (runner._while_loading)
+warm_up = ref.answers
 
 
 _HINTS = {fn.__name__: hint for mistakes in ref.KNOWN_MISTAKES.values() for fn, hint in mistakes}

@@ -231,8 +231,8 @@ def main(args) -> int:
                                 description="Grade every submission under DIR (every check, hidden ones included).")
     p.add_argument("dir", help="one sub-directory or one .ipynb/.py file per student")
     p.add_argument("--out", required=True, help="FILE.csv (one row per student) or FILE.jsonl (one report per line)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="worker processes (default: the number of CPUs)")
+    p.add_argument("--jobs", type=int, default=_cores(), metavar="N",
+                   help="worker processes (default: the number of CPUs this process may use)")
     p.add_argument("--shard", type=parse_shard, metavar="I/N", help="grade only the I-th of N stable slices")
     p.add_argument("--all", action="store_true", help="accepted for symmetry: batch always runs every check")
     add_limit_options(p)
