@@ -213,6 +213,23 @@ def test_the_painter_starts_with_the_grading_and_an_unused_one_is_stopped(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_q7_sensitivity_warm_up_trains_the_classifier_the_experiment_then_reuses():
+    """The grader-owned classifier that Q7(a)'s experiment prunes is trained while the submission
+    loads: the experiment's own call then finds it trained (once per process) and equal."""
+    import checks.q7_sensitivity as q7s
+    from experiments import q7_sensitivity as exp
+    from hw11grader.judge import registry
+
+    assert q7s.warm_up in registry.load_content(questions=["q7"]).warm_ups
+    exp._trained_state.cache_clear()
+    q7s.warm_up()
+    assert exp._trained_state.cache_info().currsize == 1
+    hits = exp._trained_state.cache_info().hits
+    a, b = exp.train_model(), exp.train_model()
+    assert exp._trained_state.cache_info().hits == hits + 2      # trained once, by the warm-up
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() and a[k] is not b[k] for k in a)
+
+
 def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_nothing():
     """Loading the submission (torch, its cells) leaves the grader's core idle for a second: the
     painter starts and the checks' reference work (``warm_up``: sympy derivations) is done then,
