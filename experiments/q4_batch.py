@@ -45,13 +45,15 @@ step; the final full-data loss is checked too.
 
 How the submission is called (see ``experiments/__init__.py``): all the runs
 of a sweep (every batch size x learning rate) advance in lockstep, and one
-training step of all of them is ONE ``lab.map`` round trip per submission
-function: ``linreg_grad`` then the update rule for linear regression, only the
-update rule for the MLP (whose gradients are the grader's), in two maps there:
-the learning rates in two halves, each map started (``lab.map_start``) as soon
-as its half's gradients are computed, so the submission updates one half while
-the grader computes the other's - the calls, and their order, are those of
-one map per step (half one, half two, next step). ``linreg_grad`` is
+training step of all of them is one ``lab.map`` per submission function and
+half of the learning rates: ``linreg_grad`` then the update rule for linear
+regression, only the update rule for the MLP (whose gradients are the
+grader's). Each map is started (``lab.map_start``) as soon as its arguments
+are ready, so the submission works on one half while the grader works on the
+other's: for the MLP the calls, and their order, are those of one map per
+step (half one, half two, next step); for linear regression a step is the
+gradients of half one then half two, then the updates of half one then half
+two (every call has the arguments of one map per step). ``linreg_grad`` is
 called once per run (with that run's ``w``; the batch of one batch size is one
 array object shared by the calls of its runs, sent once). The update rules
 are called once per LEARNING RATE, with the parameters and gradients of that
@@ -490,6 +492,16 @@ class _Updates:
 
 
 def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
+    """Every learning rate at every batch size at once, the learning rates in two halves.
+
+    A step of a half is two round trips: ``linreg_grad`` for its live runs, then the
+    update rule for its learning rates. Both halves' maps are in flight together
+    (``lab.map_start``), so the grader reads one half's gradients, stacks its update
+    and checks its losses while the submission computes the other's. The calls are
+    made in this order, step after step: the gradients of half 0 then half 1, the
+    updates of half 0 then half 1 - every call has the arguments it would have in
+    one map per step (a run's arguments depend only on its own earlier steps).
+    """
     X, y = _linreg_data(LINREG["seed"])
     n, d = X.shape
     init_loss = float(_linreg_losses(np.zeros((1, d), dtype=F64), X, y)[0])
@@ -499,32 +511,65 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
     W = np.zeros((G, L, d), dtype=F64)              # run (i, j): batch_sizes[i], lrs[j]
     grads = np.zeros((G, L, d), dtype=F64)          # linreg_grad's results, run by run
     alive = np.ones((G, L), dtype=bool)
-    updates = _Updates(lab, optimizer, [W], [grads])
-    run_w = [W[i, j] for i in range(G) for j in range(L)]     # run k = (i, j) = divmod(k, L)
-    # the batches of every step, in the same arrays (sent by value, so reusing them is safe)
-    batches = [(np.empty((b, d), dtype=F64), np.empty(b, dtype=F64)) for b in batch_sizes]
-    for t in range(steps):
-        runs = [int(k) for k in np.flatnonzero(alive.reshape(-1))]
-        if not runs:
-            break
-        for i, (Xb, yb) in enumerate(batches):
-            np.take(X, order[i][t], axis=0, out=Xb, mode="clip")    # = X[order[i][t]]
-            np.take(y, order[i][t], axis=0, out=yb, mode="clip")
-        ws = [run_w[k] for k in runs]
-        out = lab.map("linreg_grad", [((w, *batches[k // L]), {}) for k, w in zip(runs, ws)])
-        if not isinstance(out, list) or len(out) != len(runs):
-            raise RuntimeError("lab.map returned a malformed result list")
-        for k, o in zip(runs, out):
-            grads[divmod(k, L)] = _f64_vector(o, d, "linreg_grad's result")
-        updates.step(alive, lrs)   # writes into W
+    # the batches of a step, in two sets of arrays (step t in set t % 2): a half's losses of
+    # step t are checked after the next step's batches are drawn (the maps send by value)
+    batches = [[(np.empty((b, d), dtype=F64), np.empty(b, dtype=F64)) for b in batch_sizes]
+               for _ in range(2)]
+    halves = []
+    for lo, hi in ((0, (L + 1) // 2), ((L + 1) // 2, L)):
+        if lo < hi:
+            halves.append({"lo": lo, "hi": hi, "grads": grads[:, lo:hi], "pending": None,
+                           "updates": _Updates(lab, optimizer, [W], [grads[:, lo:hi]], range(lo, hi))})
+
+    def check_losses(half, step_batches):
+        """The half's runs after its update: diverged on the batch just used?"""
+        lo, hi, updates = half["lo"], half["hi"], half["updates"]
         with np.errstate(all="ignore"):
-            for i, (Xb, yb) in enumerate(batches):
-                ok = _linreg_losses(W[i], Xb, yb) <= limit       # NaN, inf or too large: diverged
-                for j in np.flatnonzero(alive[i] & ~ok):
+            for i, (Xb, yb) in enumerate(step_batches):
+                if not alive[i, lo:hi].any():
+                    continue
+                ok = _linreg_losses(W[i, lo:hi], Xb, yb) <= limit      # NaN, inf or too large: diverged
+                for j in lo + np.flatnonzero(alive[i, lo:hi] & ~ok):
                     alive[i, j] = False
                     W[i, j] = 0.0            # keep the shared products finite
                     updates.stop(alive, int(j))
-    updates.close()
+
+    def finish_update(half, step_batches):
+        if half["pending"] is not None:
+            pending, half["pending"] = half["pending"], None
+            half["updates"].finish(pending)      # writes into W
+            check_losses(half, step_batches)
+
+    # (a failure ends the sweep; the lab then drops what is still in flight)
+    last = batches[0]        # the batches of the updates still in flight
+    for t in range(steps):
+        now, before = batches[t % 2], last
+        for i, (Xb, yb) in enumerate(now):
+            if alive[i].any():
+                np.take(X, order[i][t], axis=0, out=Xb, mode="clip")    # = X[order[i][t]]
+                np.take(y, order[i][t], axis=0, out=yb, mode="clip")
+        sent = []
+        for half in halves:
+            finish_update(half, before)          # its update of step t - 1, then its losses
+            lo, hi = half["lo"], half["hi"]
+            runs = [(int(i), lo + int(j)) for i, j in zip(*np.nonzero(alive[:, lo:hi]))]
+            if runs:
+                calls = [((W[i, j], *now[i]), {}) for i, j in runs]
+                sent.append((half, runs, lab.map_start("linreg_grad", calls)))
+        if not sent:
+            break
+        for half, runs, pending in sent:
+            out = lab.map_finish(pending)
+            if not isinstance(out, list) or len(out) != len(runs):
+                raise RuntimeError("lab.map returned a malformed result list")
+            for (i, j), o in zip(runs, out):
+                grads[i, j] = _f64_vector(o, d, "linreg_grad's result")
+            half["pending"] = half["updates"].start(alive, lrs)
+        last = now
+    for half in halves:
+        finish_update(half, last)
+    for half in halves:
+        half["updates"].close()
     final_loss, diverged = [], []
     with np.errstate(all="ignore"):
         for i in range(G):

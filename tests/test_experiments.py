@@ -245,6 +245,42 @@ def test_stacked_update_calls_are_bit_for_bit_one_call_per_run(task, optimizer):
     assert any(d for row in stacked["diverged"] for d in row) or optimizer == "adam"
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_linreg_sweep_sends_halves_of_the_learning_rates_in_one_steps_order(optimizer):
+    """The linear-regression sweep keeps two maps in flight (halves of the learning rates): the
+    submission still sees, step after step, every gradient of the step (half one, then half two,
+    batch size by batch size) before its updates (half one's learning rates, then half two's);
+    and each learning rate's runs end as they do in a sweep of that learning rate alone."""
+    rule = sgd_update if optimizer == "sgd" else adam_update
+    seen = []
+
+    def grad_spy(w, X, y):
+        seen.append(("grad", X.shape[0]))
+        return linreg_grad(w, X, y)
+
+    def update_spy(params, grads, *rest, **kwargs):
+        seen.append(("update", rest[-1]))            # the learning rate
+        return rule(params, grads, *rest, **kwargs)
+
+    lrs, bs, steps = [1e-3, 0.01, 0.05, 0.1, 0.2], [4, 16], 5     # none diverges in 5 steps
+    ns = lab_of(linreg_grad=grad_spy, **{f"{optimizer}_update": update_spy})
+    q4_batch.run_sweep(ns, "linreg", optimizer, lrs=lrs, batch_sizes=bs, steps=steps)
+    halves = (range(0, 3), range(3, 5))
+    one_step = ([("grad", b) for h in halves for b in bs for _ in h]
+                + [("update", lrs[j]) for h in halves for j in h])
+    assert seen == one_step * steps
+
+    lrs = [1e-3, 0.05, 0.5, 1.5, 3.0] if optimizer == "sgd" else [1e-3, 0.05, 0.5, 3.0, 30.0]
+    kw = dict(batch_sizes=[4, 16, 64], steps=12)
+    together = q4_batch.run_sweep(REF, "linreg", optimizer, lrs=lrs, **kw)
+    for j, lr in enumerate(lrs):
+        alone = q4_batch.run_sweep(REF, "linreg", optimizer, lrs=[lr], **kw)
+        assert [row[0] for row in alone["diverged"]] == [row[j] for row in together["diverged"]]
+        np.testing.assert_allclose([row[0] for row in alone["final_loss"]],
+                                   [row[j] for row in together["final_loss"]], rtol=1e-12)
+    assert any(d for row in together["diverged"] for d in row) and not all(together["diverged"][0])
+
+
 def test_mlp_gradients_in_buffers_are_the_plain_formulas_bits():
     """The MLP's losses and gradients written into reused buffers (and for the first runs only)
     are bit for bit those of the plain formulas with fresh arrays and BLAS products, signed
