@@ -20,8 +20,9 @@ Eckart-Young the best rank-``k`` ``A @ B`` leaves the loss
 ``sum_{i > k} sigma_i(Delta)**2 / 2``.
 
 Round trips: ``train_lora`` makes one ``lora_grads`` call per step; ``rank_sweep``
-and ``scenarios`` run their trainings side by side, with ONE ``lab.map`` per step
-for all the runs still going (each run's arithmetic is the same as alone).
+and ``scenarios`` run their trainings side by side, with one ``lab.map`` per step
+for each half of the runs still going, both in flight (each run's arithmetic is
+the same as alone, and the calls come in the order of one map per step).
 """
 import math
 
@@ -318,16 +319,28 @@ class _Run:
 
 
 def _train_together(lab, runs):
-    """Step all ``runs`` side by side: one ``lab.map("lora_grads", ...)`` per step."""
+    """Step all ``runs`` side by side: per step, one ``lab.map("lora_grads", ...)`` for each half
+    of the runs, both in flight (``lab.map_start``), so the grader steps one half while the
+    submission computes the other's gradients. The calls, and their order, are those of one map
+    per step (the first half's runs, the second half's, next step): a run's arguments depend only
+    on its own earlier steps. (A failure ends the training; the lab drops what is in flight.)"""
+    cut = (len(runs) + 1) // 2
+    halves = [runs[:cut], runs[cut:]]
+    pending = [None, None]
     while True:
-        active = [r for r in runs if r.running]
-        if not active:
+        for h, half in enumerate(halves):
+            if pending[h] is not None:   # its previous step
+                (active, sent), pending[h] = pending[h], None
+                results = lab.map_finish(sent)
+                if not isinstance(results, list) or len(results) != len(active):
+                    raise RuntimeError("lab.map returned the wrong number of results")   # the grader's fault
+                for r, res in zip(active, results):
+                    r.advance(res)
+            active = [r for r in half if r.running]
+            if active:
+                pending[h] = (active, lab.map_start("lora_grads", [r.call() for r in active]))
+        if pending == [None, None]:
             return [r.result() for r in runs]
-        results = lab.map("lora_grads", [r.call() for r in active])
-        if not isinstance(results, list) or len(results) != len(active):
-            raise RuntimeError("lab.map returned the wrong number of results")   # the grader's fault
-        for r, res in zip(active, results):
-            r.advance(res)
 
 
 def train_lora(lab, init, k=2, steps=STEPS, seed=0, lr_scale=0.5):

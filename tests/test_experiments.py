@@ -584,6 +584,24 @@ def test_q1_scenarios(lora):
     assert same(out, q1_lora.scenarios(REF))
 
 
+def test_q1_trainings_side_by_side_are_each_alone_and_called_in_one_steps_order():
+    """The rank sweep's runs train in two halves, both maps in flight: lora_grads still sees every
+    step's calls in run order, step after step, and each run ends exactly as it does alone."""
+    seen = []
+
+    def spy(G, A, B):
+        seen.append(A.shape[1])                      # the run's rank
+        return lora_grads(G, A, B)
+
+    ranks, steps = (1, 2, 4, 6, 8), 40
+    out = q1_lora.rank_sweep(lab_of(lora_init=lora_init, lora_grads=spy), ranks=ranks, steps=steps)
+    assert seen == list(ranks) * steps
+    for i, k in enumerate(ranks):
+        alone = q1_lora.train_lora(REF, "student", k=k, steps=steps)
+        assert (out["final_loss"][i], out["best_loss"][i], out["initial_loss"][i]) == \
+            (alone["final_loss"], alone["best_loss"], alone["initial_loss"])
+
+
 def test_q1_wrong_grads_shapes_raise():
     ns = lab_of(lora_init=lora_init, lora_grads=lambda G, A, B: (A.T @ G, G @ B.T))
     with pytest.raises(ValueError, match="expected shape"):
