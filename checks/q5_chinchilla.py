@@ -16,10 +16,12 @@ from ._common import call_with_symbols, log_uniform
 
 
 def warm_up():
-    """The sympy derivation of N_opt and D_opt, its numeric form and the answer key,
-    computed while the submission's process starts (``runner._while_loading``)."""
+    """The sympy derivation of N_opt and D_opt, its numeric form, the answer key and the
+    swapped-exponents mistake (its exponents and prefactors), computed while the submission's
+    process starts (``runner._while_loading``)."""
     ref.answers()
     ref.chinchilla_optimal(1e21, **ref.HOMEWORK)
+    ref.chinchilla_optimal_swapped_exponents(1e21, **ref.HOMEWORK)
 
 
 HW = ref.HOMEWORK
