@@ -14,12 +14,22 @@ Record (after a deliberate change of what some fixture is told):
 ``tests/golden/reports.json`` (and say in the commit why each report changed).
 Plain ``merge`` keeps the recorded reports and leaves out any that two runs
 of the recording disagree on.
+
+Messages are compared word for word, and their numbers up to the last bits of
+float64 arithmetic, which differ between CPUs (another BLAS or LAPACK kernel
+for the same product): two numbers match when they are within a relative
+``NUMBER_RTOL`` of each other, or are both below ``NOISE`` in magnitude (the
+rounding noise of an exact zero, e.g. the third singular value of a rank-2
+matrix). Everything else - every word, every integer, the status and score
+of every check - must be what was recorded.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -30,6 +40,10 @@ RECORDS = HERE / "golden" / "records"
 # Options whose value is a path of the test's own (the report, the feedback folder).
 PATH_OPTIONS = {"--json", "--feedback"}
 _loaded = None
+# A number as messages print it (values.g, repr, %g): digits, a point, an exponent.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+NUMBER_RTOL = 1e-6   # printed with at most 7 significant digits: one unit in the last of them
+NOISE = 1e-12        # below this, a float is rounding noise (the messages' data are of order 1 or more)
 
 
 def _golden():
@@ -86,14 +100,39 @@ def compare_or_record(args, code):
         return
     assert got["exit"] == want["report"]["exit"], f"exit code changed for {want['name']}"
     assert got["score"] == want["report"]["score"], f"score changed for {want['name']}"
-    assert got["checks"] == want["report"]["checks"], _diff(want["name"], want["report"]["checks"], got["checks"])
+    assert same_checks(got["checks"], want["report"]["checks"]), \
+        _diff(want["name"], want["report"]["checks"], got["checks"])
+
+
+def _same_number(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if not any(c in a + b for c in ".eE"):     # integers (counts, shapes, seeds) are exact
+        return False
+    x, y = float(a), float(b)
+    return (abs(x) < NOISE and abs(y) < NOISE) or math.isclose(x, y, rel_tol=NUMBER_RTOL)
+
+
+def same_message(a: str, b: str) -> bool:
+    """The same words, and numbers that differ at most in float64's last bits (see the module doc)."""
+    if a == b:
+        return True
+    if type(a) is not str or type(b) is not str or _NUMBER.split(a) != _NUMBER.split(b):
+        return False
+    return all(_same_number(x, y) for x, y in zip(_NUMBER.findall(a), _NUMBER.findall(b)))
+
+
+def same_checks(got, want) -> bool:
+    """Every check's id, status and score exactly, its message up to float64 rounding."""
+    return len(got) == len(want) and all(
+        g[:3] == w[:3] and same_message(g[3], w[3]) for g, w in zip(got, want))
 
 
 def _diff(name, want, got):
     lines = [f"the report of {name} changed from the one recorded in tests/golden/reports.json:"]
     w, g = {c[0]: c for c in want}, {c[0]: c for c in got}
     for cid in sorted(set(w) | set(g)):
-        if w.get(cid) != g.get(cid):
+        if w.get(cid) is None or g.get(cid) is None or not same_checks([g[cid]], [w[cid]]):
             lines.append(f"  {cid}: was {w.get(cid)!r}\n  {' ' * len(cid)}  now {g.get(cid)!r}")
     return "\n".join(lines[:40])
 

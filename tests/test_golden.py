@@ -62,3 +62,23 @@ def test_a_changed_report_is_caught(tmp_path, monkeypatch):
     out.write_text(json.dumps(report))
     with pytest.raises(AssertionError, match="changed from the one recorded"):
         golden.compare_or_record(["x", "--json", out], entry["report"]["exit"])
+
+
+@pytest.mark.parametrize("recorded, now, same", [
+    ("final loss 9.353615e-19 at B=128", "final loss 9.353615e-19 at B=128", True),
+    ("final loss 0.5660954", "final loss 0.5660955", True),           # the last printed digit
+    ("sigma returned: [5.75, 0.7008, 4.244e-16]", "sigma returned: [5.75, 0.7008, 3.318e-17]", True),  # noise
+    ("final loss 0.5660954", "final loss 0.5660964", False),          # beyond float64 rounding
+    ("final loss 2.1e-12", "final loss 4.0e-12", False),              # small, but not noise
+    ("seed=209, 6 of 6 batch sizes", "seed=210, 6 of 6 batch sizes", False),   # integers are exact
+    ("W_OV=3x3 array", "W_OV=3x4 array", False),
+    ("your best lr=0.0078125", "the best lr=0.0078125", False),       # every word
+    ("sigma: [5.75, 0.7008]", "sigma: [5.75, 0.7008, 1e-17]", False),
+])
+def test_messages_are_compared_up_to_float64_rounding_only(recorded, now, same):
+    """Another CPU may print another last digit or another rounding noise of a zero; nothing else
+    may differ (and a check's status and score never)."""
+    assert golden.same_message(now, recorded) is same
+    check = ["q0.x", "failed", 0.0]
+    assert golden.same_checks([check + [now]], [check + [recorded]]) is same
+    assert not golden.same_checks([["q0.x", "passed", 1.0, now]], [check + [recorded]])
