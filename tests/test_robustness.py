@@ -281,3 +281,37 @@ def test_loaded_says_when_the_wait_for_the_load_is_over(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert boundary.start().status == "ok" and boundary.loaded() is True
+
+
+SYMBOLIC = """
+import sys
+def stub(a, b):
+    "Not written yet."
+    raise NotImplementedError("write me")
+def nbytes(a, b):
+    return a * b * 4
+def imported():
+    return "sympy" in sys.modules
+"""
+
+
+def test_a_stub_called_with_symbols_imports_no_sympy_in_the_child(tmp_path):
+    """A function that raises NotImplementedError before anything else (the template's stubs)
+    gets its symbols unresolved, so the child imports no sympy for it (0.2 s of the blank
+    template's first symbolic check) and the outcome is the same; any other function gets
+    positive real sympy Symbols, as before."""
+    from hw11grader.boundary import ChildBoundary
+    from hw11grader.boundary.child.wire import Expr, Symbol
+    from hw11grader.loading import load
+    from hw11grader.outcomes import Missing
+
+    path = tmp_path / "hw11.py"
+    path.write_text(SYMBOLIC)
+    with ChildBoundary(load(path)) as boundary:
+        assert boundary.start().status == "ok"
+        with pytest.raises(Missing, match=r"^stub raises NotImplementedError \(not implemented yet\)$"):
+            boundary.call("stub", (Symbol("m"), Symbol("l")), {}, seed=0)
+        assert boundary.call("imported", (), {}, seed=0) is False
+        out = boundary.call("nbytes", (Symbol("m"),), {"b": Symbol("l")}, seed=0)
+        assert boundary.call("imported", (), {}, seed=0) is True
+    assert isinstance(out, Expr) and "m" in repr(out.tree) and "l" in repr(out.tree)

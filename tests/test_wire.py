@@ -136,7 +136,54 @@ def test_parent_sends_arrays_as_tensors_and_symbols_as_tags():
     import sympy
     import torch
     assert isinstance(args[0], torch.Tensor) and args[0].dtype == torch.float64
-    assert isinstance(args[1], sympy.Symbol) and args[1].is_positive
+    assert isinstance(args[1], child_main.PendingSymbol)          # sympy is imported for a call
+    resolved = child_main.resolved([args, {"k": (args[1],)}])
+    assert isinstance(resolved[0][1], sympy.Symbol) and resolved[0][1].is_positive
+    assert resolved[1]["k"][0] == resolved[0][1] and resolved[0][0] is args[0]
+
+
+STUBS = """
+def bare(a): raise NotImplementedError
+def called(a):
+    "A docstring."
+    raise NotImplementedError()
+def message(a, b=2, *c, d, **e): raise NotImplementedError("write me")
+def guarded(a):
+    if a: raise NotImplementedError
+def later(a):
+    x = a
+    raise NotImplementedError
+def generator(a):
+    raise NotImplementedError
+    yield
+async def coroutine(a): raise NotImplementedError
+def other(a): raise ValueError("no")
+def computed(a): raise NotImplementedError(str(a))
+def two(a): raise NotImplementedError("a", "b")
+stub_lambda = lambda a: a
+"""
+
+
+def test_a_function_that_raises_not_implemented_at_once_is_recognised():
+    """``child_main._raises_at_once``: the template's stubs, which cannot look at their arguments
+    (a call of one gets its symbols unresolved, and sympy is not imported for it). Anything that
+    runs code before raising, or could raise something else, is not one."""
+    ns = {}
+    exec(STUBS, ns)
+    found = {k for k, v in ns.items() if k != "__builtins__" and child_main._raises_at_once(v)}
+    assert found == {"bare", "called", "message"}
+    shadowed = {"NotImplementedError": ValueError}
+    exec("def f(a): raise NotImplementedError", shadowed)      # the name means something else there
+    assert not child_main._raises_at_once(shadowed["f"])
+    other_builtins = {"__builtins__": {"NotImplementedError": ValueError}}
+    exec("def f(a): raise NotImplementedError", other_builtins)
+    assert not child_main._raises_at_once(other_builtins["f"])
+    class Globals(dict):                                       # could answer the lookup with anything
+        pass
+    odd = Globals(__builtins__=__builtins__)
+    exec("def f(a): raise NotImplementedError", odd)
+    assert not child_main._raises_at_once(odd["f"])
+    assert not any(child_main._raises_at_once(v) for v in (print, type, NotImplementedError, None))
 
 
 # ---------------------------------------------------------------- validated as data

@@ -15,7 +15,9 @@ them, and every reply carries the per-run nonce the grader sent first.
 
 What this program calls is bound at start-up, before any submission code
 runs: ``os.read``/``os.write``, the random seeders, a private copy of the
-builtins (and ``wire`` does the same for json, struct and numpy). So a
+builtins, the built-in NotImplementedError and this Python's opcodes (to
+recognise a stub, ``_raises_at_once``), and ``wire`` does the same for json,
+struct and numpy. So a
 submission that patches those in its own process does not change what the
 child reads or sends. One that goes further (replaces this program's own
 functions, forges frames on the pipes) can only make its own replies
@@ -25,6 +27,7 @@ read to the submission.
 import builtins
 import linecache
 import mmap
+import opcode
 import os
 import random
 import sys
@@ -51,6 +54,13 @@ _seed_random_c = super(random.Random, _random_state).seed  # so seed it as Rando
 def _seed_random(seed):
     _seed_random_c(seed)
     _random_state.gauss_next = None
+
+
+_FunctionType = type(_seed_random)
+_NotImplementedError = NotImplementedError
+_OP = {name: opcode.opmap.get(name, -1) for name in
+       ("CACHE", "NOP", "RESUME", "LOAD_GLOBAL", "LOAD_CONST", "PRECALL", "CALL", "RAISE_VARARGS")}
+_NOT_PLAIN_CODE = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
 
 MAX_MESSAGE = 4000
 STUDENT_FILES = set()
@@ -143,6 +153,78 @@ class Handles:
 HANDLES = Handles()
 
 
+class PendingSymbol:
+    """A symbol as received: a positive real sympy Symbol once ``resolved`` (importing sympy, 0.2 s,
+    on the first one). A call of a function that raises NotImplementedError before it can look at
+    its arguments (``_raises_at_once``: the template's stubs) gets these instead, and sympy is not
+    imported for it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+def resolved(value, depth=0):
+    """``value`` with every PendingSymbol in it (in lists, tuples and dicts) a sympy Symbol."""
+    t = type(value)
+    if t is PendingSymbol:
+        return _sympy().Symbol(value.name, positive=True)
+    if depth > wire.MAX_DEPTH + 4:
+        return value
+    if t is list:
+        return [resolved(x, depth + 1) for x in value]
+    if t is tuple:
+        return tuple(resolved(x, depth + 1) for x in value)
+    if t is dict:
+        return {k: resolved(x, depth + 1) for k, x in value.items()}
+    return value
+
+
+def _raises_at_once(fn):
+    """Whether calling ``fn`` raises the built-in NotImplementedError before anything else: a plain
+    function whose body starts with ``raise NotImplementedError``, ``raise NotImplementedError()``
+    or ``raise NotImplementedError(<constant>)``, the name not shadowed. Such a call cannot look at
+    its arguments (binding them is the same for any value). Anything else, or another bytecode
+    than this Python's, is not recognised (and is called as usual)."""
+    if type(fn) is not _FunctionType:
+        return False
+    code, names, built = fn.__code__, fn.__globals__, fn.__builtins__
+    if type(names) is not dict or type(built) is not dict or code.co_flags & _NOT_PLAIN_CODE:
+        return False        # (a dict subclass could answer a lookup of the name with anything)
+    if "NotImplementedError" in names or built.get("NotImplementedError") is not _NotImplementedError:
+        return False
+    raw, ops = code.co_code, []
+    for i in range(0, min(len(raw), 400), 2):
+        op = raw[i]
+        if op in (_OP["CACHE"], _OP["NOP"], _OP["RESUME"]):
+            continue
+        ops.append((op, raw[i + 1]))
+        if op == _OP["RAISE_VARARGS"] or len(ops) > 6:
+            break
+    if len(ops) < 2 or ops[0][0] != _OP["LOAD_GLOBAL"] or ops[-1] != (_OP["RAISE_VARARGS"], 1):
+        return False
+    if (ops[0][1] >> 1) >= len(code.co_names) or code.co_names[ops[0][1] >> 1] != "NotImplementedError":
+        return False
+    middle = ops[1:-1]
+    if not middle:                                          # raise NotImplementedError
+        return True
+    consts = [op for op in middle if op[0] == _OP["LOAD_CONST"]]
+    n = len(consts)
+    return n <= 1 and middle == consts + [(_OP["PRECALL"], n), (_OP["CALL"], n)]
+
+
+# symbols decoded since the last call that used them (a request without any is passed as it came)
+SYMBOLS = [0]
+
+
+def _with_symbols(fn, args, kwargs):
+    """The arguments ``fn`` is called with: symbols resolved unless it raises at once."""
+    if not SYMBOLS[0] or _raises_at_once(fn):
+        return args, kwargs
+    return resolved(args), resolved(kwargs)
+
+
 def from_tag(tag, value):
     if "$array" in tag:
         if tag.get("as") == "torch":
@@ -150,7 +232,8 @@ def from_tag(tag, value):
             return torch.from_numpy(value)
         return value
     if "$sym" in tag:
-        return _sympy().Symbol(str(tag["$sym"]), positive=True)
+        SYMBOLS[0] += 1
+        return PendingSymbol(str(tag["$sym"]))
     if "$generator" in tag:
         return _torch().Generator().manual_seed(int(tag["$generator"]))
     if "$handle" in tag:
@@ -412,12 +495,16 @@ def op_call(req):
     fn, refused = _target_function(req)
     if refused:
         return refused
-    args = req.get("args", [])
+    try:
+        args, kwargs = _with_symbols(fn, req.get("args", []), req.get("kwargs", {}))
+    except BaseException as e:  # sympy could not be imported: as when a request cannot be decoded
+        return {"ok": False, "kind": "bad_request", "message": describe(e)}
+    SYMBOLS[0] = 0
     watch = req.get("watch") is True
     try:
         reseed(req["seed"])  # (inside: the submission may have broken what seeding uses)
         before = [_tensor_copies(a) for a in args] if watch else None
-        value = fn(*args, **req.get("kwargs", {}))
+        value = fn(*args, **kwargs)
     except BaseException as e:
         return failure(e)
     value = encode_value(value, req.get("keep"))
@@ -464,13 +551,18 @@ def op_map(req):
     values = []
     for i, item in enumerate(req.get("calls") or []):
         try:
+            args, kwargs = _with_symbols(fn, item.get("args", []), item.get("kwargs", {}))
+        except BaseException as e:  # sympy could not be imported: as when a request cannot be decoded
+            return {"ok": False, "kind": "bad_request", "message": describe(e)}
+        try:
             reseed(req["seed"])
-            value = fn(*item.get("args", []), **item.get("kwargs", {}))
+            value = fn(*args, **kwargs)
         except BaseException as e:
             out = failure(e)
             out["index"] = i
             return out
         values.append(encode_value(value, req.get("keep")))
+    SYMBOLS[0] = 0
     return {"ok": True, "value": values}
 
 
@@ -537,7 +629,9 @@ def op_vjp(req):
     try:
         obj = HANDLES.get(req["target"])
         reseed(req["seed"])
-        out = obj(*req.get("args", []))
+        args = resolved(req.get("args", [])) if SYMBOLS[0] else req.get("args", [])
+        SYMBOLS[0] = 0
+        out = obj(*args)
         cot = req.get("cotangent")
         report = {"output": out, "backward": False, "grads": {}}
         if (cot is not None and _is_tensor(out) and out.requires_grad
