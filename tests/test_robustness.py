@@ -315,3 +315,23 @@ def test_a_stub_called_with_symbols_imports_no_sympy_in_the_child(tmp_path):
         out = boundary.call("nbytes", (Symbol("m"),), {"b": Symbol("l")}, seed=0)
         assert boundary.call("imported", (), {}, seed=0) is True
     assert isinstance(out, Expr) and "m" in repr(out.tree) and "l" in repr(out.tree)
+
+
+def test_a_call_is_described_only_for_a_message(pipelined, monkeypatch):
+    """The description of a call (its arguments summarised) is made only when a message shows it:
+    a call or map that succeeds costs none; one that fails shows exactly ``describe_call``'s."""
+    import hw11grader.boundary as boundary_module
+    from hw11grader.outcomes import StudentError
+
+    made = []
+    real = boundary_module.describe_call
+    monkeypatch.setattr(boundary_module, "describe_call", lambda *a: made.append(a) or real(*a))
+    assert pipelined.call("echo", (3, "a"), {}, seed=0) == 6
+    assert pipelined.map("echo", [((4, "b"), {}), ((5, "c"), {})], seed=0) == [8, 10]
+    assert made == []
+    with pytest.raises(StudentError) as raised:
+        pipelined.call("echo", (3, "raise"), {}, seed=0)
+    assert raised.value.message.startswith(f"{real('echo', (3, 'raise'), {})} raised ValueError: asked to")
+    with pytest.raises(StudentError) as raised:
+        pipelined.map("echo", [((4, "d"), {}), ((5, "raise"), {})], seed=0)
+    assert raised.value.message.startswith(f"{real('echo', (5, 'raise'), {})} raised ValueError")

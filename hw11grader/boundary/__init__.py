@@ -196,6 +196,26 @@ def summarise(value, depth=0):
     return f"<{t.__name__}>"
 
 
+class _Shown:
+    """``describe_call(name, args, kwargs) + suffix``, made only when a message shows it (a call
+    that succeeds never is: describing its arrays would cost 15 us a call). Messages are made
+    while the call is answered, before the grader changes any array it sent."""
+
+    __slots__ = ("parts", "text")
+
+    def __init__(self, name, args=(), kwargs=None, suffix=""):
+        self.parts, self.text = (name, args, kwargs, suffix), None
+
+    def __str__(self):
+        if self.text is None:
+            name, args, kwargs, suffix = self.parts
+            self.text, self.parts = describe_call(name, args, kwargs) + suffix, None
+        return self.text
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+
 def describe_call(name, args=(), kwargs=None):
     """``magnitude_prune(<4x5 float64 tensor [...]>, 0.02)``: the call, its arguments summarised."""
     shown = [_clip(summarise(a), ARGUMENT_CHARS) for a in args]
@@ -533,7 +553,7 @@ class _Requests:
                    "seed": seed, "keep": keep, "watch": bool(watch)}
         if target is not None:
             request["target"] = self._handle_number(target)
-        shown = describe_call(key, args, kwargs)
+        shown = _Shown(key, args, kwargs)
         value = self._op(key, key, shown, request, timeout)
         return self._checked(key, shown, value, _call_problem(value, keep, bool(watch), len(request["args"])))
 
@@ -575,9 +595,8 @@ class _Requests:
         request = {"op": "map", "name": name, "seed": seed, "keep": keep,
                    "calls": [{"args": list(a), "kwargs": k} for a, k in calls],
                    "drop": [self._handle_number(h) for h in drop if self._live(h)]}
-        shown = describe_call(name, *calls[0]) if calls else f"{name}()"
-        if len(calls) > 1:
-            shown += f" (and {len(calls) - 1} more calls)"
+        more = f" (and {len(calls) - 1} more calls)" if len(calls) > 1 else ""
+        shown = _Shown(name, *calls[0], suffix=more) if calls else f"{name}()"
         return calls, request, shown
 
     def _map_value(self, name, calls, shown, keep, reply):
