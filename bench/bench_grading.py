@@ -5,7 +5,9 @@ the engine (exactly what `grader.py` does, minus printing) and reports its
 own resource usage (the parent) and that of the processes it waited for
 (the child, and any restarts). The FLOOR is a fresh `python -c "import
 torch"` (what any grading costs at least: the child imports torch), timed
-in the same run, so the ratios compare across machines.
+in the same run, so the ratios compare across machines; the floor with the
+cost of loading the submission itself (a fresh Python that imports torch and
+runs the correct `.py`) is printed beside it.
 
 Cases: a full `--all` grading of the correct `.py`, the correct `.ipynb` and
 the blank template, and (`--questions`) a self-check of one question at a
@@ -51,15 +53,17 @@ print(json.dumps({
 
 
 FLOOR = "import time; t = time.perf_counter(); import torch"
+# The issue's floor: also the cost of loading the submission itself (the correct .py, run as a script).
+FLOOR_WITH_LOAD = "import runpy, sys; import torch; runpy.run_path(sys.argv[1])"
 
 
-def floor_s():
-    """Wall time of a fresh Python that imports torch (median of 3)."""
+def floor_s(code=FLOOR, *argv):
+    """Wall time of a fresh Python that runs ``code`` (median of 3)."""
     import time
     runs = []
     for _ in range(3):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", FLOOR], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-c", code, *argv], check=True, cwd=ROOT, capture_output=True)
         runs.append(time.perf_counter() - t)
     return statistics.median(runs)
 
@@ -82,12 +86,14 @@ def main():
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
     floor = floor_s()
-    print(f"floor (python -c 'import torch'): {floor:.2f} s")
+    with_load = floor_s(FLOOR_WITH_LOAD, str(CASES["correct .py"]))
+    print(f"floor (python -c 'import torch'): {floor:.2f} s; with the correct .py loaded too: {with_load:.2f} s "
+          f"(the ratios below are to the first, the stricter)")
     cases = {} if args.skip_full else {name: (path, "all", None) for name, path in CASES.items()}
     if args.questions is not None:
         for q in args.questions or ["q1", "q3", "q4", "q5", "q6", "q7"]:
             cases[f"-q {q}"] = (CASES["correct .py"], "student", [q])
-    rows = {"floor_s": floor}
+    rows = {"floor_s": floor, "floor_with_load_s": with_load}
     print(f"{'case':16} {'wall s':>7} {'x floor':>7} {'CPU parent':>10} {'CPU child':>9} "
           f"{'RSS parent MB':>13} {'RSS child MB':>12}  score")
     for name, (path, mode, questions) in cases.items():
