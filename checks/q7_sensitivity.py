@@ -35,6 +35,7 @@ def warm_up():
     from experiments import q7_sensitivity
     q7_sensitivity.train_model()
 
+
 TIMEOUT_S = 60.0
 CENTRE_MAX = 0.25          # |mean| <= CENTRE_MAX * std
 WITHIN_1STD_MIN = 0.55     # Gaussian: 0.68, uniform: 0.58
