@@ -491,6 +491,13 @@ class _Updates:
             self.lab.drop(live)
 
 
+def _halves(L):
+    """The learning rates ``0..L-1`` in two halves, as ``(lo, hi)`` ranges (the first the larger; no
+    empty one): while the submission works on one half's map, the grader works on the other's."""
+    cut = (L + 1) // 2
+    return [(lo, hi) for lo, hi in ((0, cut), (cut, L)) if lo < hi]
+
+
 def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
     """Every learning rate at every batch size at once, the learning rates in two halves.
 
@@ -515,11 +522,9 @@ def _sweep_linreg(lab, optimizer, lrs, batch_sizes, steps):
     # step t are checked after the next step's batches are drawn (the maps send by value)
     batches = [[(np.empty((b, d), dtype=F64), np.empty(b, dtype=F64)) for b in batch_sizes]
                for _ in range(2)]
-    halves = []
-    for lo, hi in ((0, (L + 1) // 2), ((L + 1) // 2, L)):
-        if lo < hi:
-            halves.append({"lo": lo, "hi": hi, "grads": grads[:, lo:hi], "pending": None,
-                           "updates": _Updates(lab, optimizer, [W], [grads[:, lo:hi]], range(lo, hi))})
+    halves = [{"lo": lo, "hi": hi, "pending": None,
+               "updates": _Updates(lab, optimizer, [W], [grads[:, lo:hi]], range(lo, hi))}
+              for lo, hi in _halves(L)]
 
     def check_losses(half, step_batches):
         """The half's runs after its update: diverged on the batch just used?"""
@@ -607,9 +612,7 @@ def _sweep_mlp(lab, optimizer, lrs, batch_sizes, steps):
     # submission updates one half, the grader computes the other's gradients (lab.map_start).
     # The calls are those of one map per step, in the same order: half 0, half 1, next step.
     halves = []
-    for lo, hi in ((0, (L + 1) // 2), ((L + 1) // 2, L)):
-        if lo == hi:
-            continue
+    for lo, hi in _halves(L):
         # the forward and backward pass of the half's runs, written into buffers of its own (the
         # gradients too: they are sent by value before the half's next step overwrites them)
         # (the gradients of batch size i's runs are row i of the half's gradient arrays, G x (hi - lo) x

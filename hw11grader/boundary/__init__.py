@@ -771,7 +771,7 @@ class ChildBoundary(_Requests):
         if self.manifest is not None or getattr(self, "loading", None) is None or self.loading[1] is not None:
             return True
         try:
-            return bool(select.select([self.reader.fd], [], [], 0)[0])
+            return wire.await_readable(self.reader.fd, 0)
         except (OSError, ValueError):  # the pipe is gone: nothing more to wait for
             return True
 
