@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hw11grader.cli import main  # noqa: E402
+from hw11grader.cli import fast_exit_applies, leave, main  # noqa: E402
 
 
 def check(question=None):
@@ -37,4 +37,6 @@ if __name__ == "__main__":
     except Exception as e:  # the grader itself failed: exit 1, never a student's score
         print(f"grader.py: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         code = 1
+    if fast_exit_applies(sys.argv[1:]):
+        leave(code)  # (the report is out: skip the interpreter's teardown of sympy and Hypothesis)
     sys.exit(code)

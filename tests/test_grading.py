@@ -87,6 +87,21 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_grader("--bogus")[0] == 2
 
 
+def test_leave_runs_exit_handlers_flushes_and_keeps_the_code():
+    # grader.py ends a single grading with cli.leave (no interpreter teardown): what the normal
+    # exit does that matters must still happen
+    import subprocess
+    import sys
+    program = ("import atexit, sys; sys.path.insert(0, sys.argv[1]); from hw11grader.cli import leave; "
+               "atexit.register(lambda: print('handler ran', end='')); print('buffered;', end=''); "
+               "sys.stderr.write('err;'); leave(3)")
+    proc = subprocess.run([sys.executable, "-c", program, str(ROOT)], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "buffered;handler ran", "err;")
+    from hw11grader.cli import fast_exit_applies
+    assert fast_exit_applies([]) and fast_exit_applies(["hw11.py", "-q", "q5"])
+    assert not fast_exit_applies(["batch", "subs"]) and not fast_exit_applies(["gradescope"])
+
+
 def test_default_discovery_finds_the_template_and_says_which_file(tmp_path):
     # in a folder of its own: a hw11.ipynb left in the checkout cannot be the one found
     (tmp_path / "student_template").mkdir()
