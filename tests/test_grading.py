@@ -252,6 +252,8 @@ def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_no
     the rest is left to the checks that need it. A warm-up that raises changes nothing; none runs
     while the student kit's tape is recorded (only the checks' own calls go on it), nor with no
     child to wait for (the notebook self-check)."""
+    import gc
+
     import checks.q5_chinchilla as q5
     from hw11grader.boundary import Manifest
     from hw11grader.judge import registry, runner, tape
@@ -259,7 +261,7 @@ def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_no
     assert q5.warm_up in registry.load_content(questions=["q5"]).warm_ups
     assert registry.load_content(questions=["q4"]).warm_ups == ()   # q4's checks derive nothing
 
-    order = []
+    order, frozen = [], []
 
     class Boundary:
         def __init__(self, loads_after):
@@ -274,6 +276,7 @@ def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_no
 
         def start(self):
             order.append("loaded")
+            frozen.append(gc.get_freeze_count() > 0)
             return Manifest("ok")
 
         def output(self):
@@ -293,12 +296,14 @@ def test_warm_ups_and_the_painter_start_while_the_submission_loads_and_decide_no
                                warm_ups=(lambda: order.append("derived"), broken, lambda: order.append("more")))
     graded = runner.run_all(Boundary(loads_after=5), "x", content)
     assert order == ["begun", "painter", "derived", "broken", "more", "loaded"] and graded.results == []
+    # the grader's heap is left out of the collector's passes while the checks run, and only then
+    assert frozen == [True] and gc.get_freeze_count() == 0
     order.clear()
     runner.run_all(Boundary(loads_after=2), "x", content)     # loaded before the third
     assert order == ["begun", "painter", "derived", "broken", "loaded"]
     order.clear()
     runner.run_all(InProcess(0), "x", content)
-    assert order == ["painter", "loaded"]
+    assert order == ["painter", "loaded"] and frozen[-1] is False   # (the student's own kernel)
     order.clear()
     tape.RECORDER = object()
     try:

@@ -1,6 +1,7 @@
 """Running checks: the one place where any outcome becomes a ``CheckResult``."""
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -150,13 +151,14 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
 
     started = started or time.monotonic()
     warnings = list(warnings or [])
+    frozen = False
     session = Session(feedback_dir=feedback_dir)
     selected = content.select(questions)
     try:
         begin = getattr(boundary, "begin", None)
         if begin is not None:  # (grade() began it before importing the checks; begin() is idempotent)
             begin()
-        _while_loading(content, session, getattr(boundary, "loaded", None))
+        frozen = _while_loading(content, session, getattr(boundary, "loaded", None))
         manifest = boundary.start()
         for cell in manifest.cells:
             if cell.get("status") == "error":
@@ -183,6 +185,8 @@ def run_all(boundary, label, content, *, submission=None, mode="student", questi
     finally:
         boundary.close()
         session.finish()
+        if frozen:  # (by _while_loading: collectable again, e.g. in a batch worker's next grading)
+            gc.unfreeze()
     texts = written_answers(content, submission, manifest)
     graded = Graded(label, mode, results, content, written_status(content, texts),
                     warnings, manifest.message, time.monotonic() - started, output, written_text=texts,
@@ -203,7 +207,8 @@ def _while_loading(content, session, loaded=None):
     ``loaded()``: whether the submission has loaded. The warm-ups only fill that wait: once it is
     over (or with no child to wait for: ``loaded`` None) what is left is done by the checks that
     need it, if any run. None runs while the student kit's tape is recorded: only the checks' own
-    calls go on the tape."""
+    calls go on the tape. Whether it froze the heap (``_freeze_heap``: not in the notebook's own
+    kernel, with no child to wait for)."""
     from hw11grader.judge import tape
 
     for starter in getattr(content, "starters", ()):
@@ -212,14 +217,27 @@ def _while_loading(content, session, loaded=None):
         except Exception:  # noqa: BLE001 - feedback work (the plots' painter): never a verdict
             pass
     if tape.RECORDER is not None or loaded is None:
-        return
+        return False
     for warm_up in getattr(content, "warm_ups", ()):
         if loaded():
-            return
+            break
         try:
             warm_up()
         except Exception:  # noqa: BLE001 - done again, and reported, by the check that needs it
             pass
+    return _freeze_heap(collect=not loaded())
+
+
+def _freeze_heap(collect) -> bool:
+    """Leave the objects the grader has made so far (its modules, sympy's, the warm-ups' results)
+    out of the garbage collector's passes while the checks run: every full pass over them took
+    30-40 ms, one of them Hypothesis's at its first test (``register_random``), on the grading's
+    critical path. Collected first while the submission is still loading (``collect``), when it
+    costs nothing; ``gc.unfreeze`` at the end of the grading gives them back (``run_all``)."""
+    if collect:
+        gc.collect()
+    gc.freeze()
+    return True
 
 
 def _nothing_loaded(manifest) -> bool:
