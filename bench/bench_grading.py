@@ -1,9 +1,11 @@
 """Time gradings, parent and child measured apart, as ratios to a floor measured in the same run.
 
 Each case runs in a fresh Python process that grades one submission through
-the engine (exactly what `grader.py` does, minus printing) and reports its
-own resource usage (the parent) and that of the processes it waited for
-(the child, and any restarts). The FLOOR is a fresh `python -c "import
+the engine (exactly what `grader.py` does, minus printing, and ending the
+same way: `cli.leave`) and reports its own resource usage (the parent) and
+that of the processes it waited for (the child, and any restarts). Its wall
+time is the whole process's, from starting Python to its exit, as for the
+floor. The FLOOR is a fresh `python -c "import
 torch"` (what any grading costs at least: the child imports torch), timed
 in the same run, so the ratios compare across machines; the floor with the
 cost of loading the submission itself (a fresh Python that imports torch and
@@ -20,6 +22,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,11 +39,11 @@ from hw11grader import grade, load_content
 mode, questions = sys.argv[3], (sys.argv[4].split(",") if len(sys.argv) > 4 else None)
 feedback = tempfile.mkdtemp(prefix="hw11-bench-")  # the plots too, as `grader.py` writes them
 graded = grade(sys.argv[2], lambda: load_content(questions=questions), mode=mode, questions=questions, feedback_dir=feedback)
-wall = time.perf_counter() - t0
+grade_s = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF)
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({
-    "wall_s": wall,
+    "grade_s": grade_s,
     "parent_cpu_s": me.ru_utime + me.ru_stime,
     "child_cpu_s": kids.ru_utime + kids.ru_stime,
     "parent_peak_rss_mb": me.ru_maxrss / 1024,
@@ -49,6 +52,8 @@ print(json.dumps({
     "score": sum(r.score for r in graded.results),
     "max_score": sum(r.max_score for r in graded.results),
 }))
+from hw11grader.cli import leave
+leave(0)  # as grader.py ends a grading
 """
 
 
@@ -59,7 +64,6 @@ FLOOR_WITH_LOAD = "import runpy, sys; import torch; runpy.run_path(sys.argv[1])"
 
 def floor_s(code=FLOOR, *argv):
     """Wall time of a fresh Python that runs ``code`` (median of 3)."""
-    import time
     runs = []
     for _ in range(3):
         t = time.perf_counter()
@@ -72,8 +76,10 @@ def run_case(path, mode="all", questions=None):
     argv = [sys.executable, "-c", PROBE, str(ROOT), str(path), mode]
     if questions:
         argv.append(",".join(questions))
+    t = time.perf_counter()
     out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    wall = time.perf_counter() - t
+    return {"wall_s": wall, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
 def main():
