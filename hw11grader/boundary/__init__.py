@@ -652,11 +652,9 @@ class ChildBoundary(_Requests):
         self.submission = submission
         self.limits = limits
         self.deadline = time.monotonic() + limits.submission_timeout
-        self.plan = sandbox.plan(limits.sandbox, sys.executable)
-        self.slot = sandbox.Slot() if self.plan.mode == "jail" else None
-        self.user = (self.slot.uid, self.slot.gid) if self.slot else self.plan.user
-        if self.plan.mode == "setpriv":
-            sandbox.protect_installation(keep=self.plan.environment)
+        # (as root, the jail's probe may still be running: settled in _start_python before the
+        # child is sent any student code, and the child started again outside the jail if it failed)
+        self.plan = sandbox.plan(limits.sandbox, sys.executable, settled=False)
         self.proc = None
         self.req_region = None  # the shared region requests' big arrays are written into
         self.inflight = collections.deque()  # _Ticket of each request sent and not yet answered
@@ -665,12 +663,22 @@ class ChildBoundary(_Requests):
         self.manifest: Manifest | None = None
         self.loading = None  # (deadline, a failure while sending) once begin() sent the load
         self.starts = 0
+        self._set_up()
+
+    # -- set-up ---------------------------------------------------------
+    def _set_up(self):
+        """What the plan's mode needs before a child is started: a slot (the jail's uid), the
+        installation's file modes (setpriv), the scratch folders."""
+        self.mode = self.plan.mode  # (what this set-up is for, if the plan changes when settled)
+        self.slot = sandbox.Slot() if self.mode == "jail" else None
+        self.user = (self.slot.uid, self.slot.gid) if self.slot else self.plan.user
+        if self.mode == "setpriv":
+            sandbox.protect_installation(keep=self.plan.environment)
         self.tmp = Path(tempfile.mkdtemp(prefix="hw11-"))
         self.runtime = self.tmp / "runtime"
         self.work = self.tmp / "work"
         self._prepare_folders()
 
-    # -- set-up ---------------------------------------------------------
     def _prepare_folders(self):
         self.runtime.mkdir()
         self.work.mkdir()
@@ -814,6 +822,11 @@ class ChildBoundary(_Requests):
         for attempt in range(attempts):
             try:
                 self._spawn()
+                if self.plan.settle():  # the jail failed its probe (run meanwhile): start outside it
+                    self._kill()
+                    self._tear_down()
+                    self._set_up()
+                    self._spawn()
                 self._roundtrip(self._hello(), self.limits.start_timeout, "starting Python")
                 return
             except (StudentError, StudentTimeout) as e:
@@ -1020,7 +1033,12 @@ class ChildBoundary(_Requests):
 
     def close(self):
         self._kill()
-        if self.plan.mode == "setpriv" and self.user is not None:
+        self.plan.settle()  # (a jail probe still running if no child was started: waited for, cleaned up)
+        self._tear_down()
+
+    def _tear_down(self):
+        """Undo ``_set_up`` (the child is gone)."""
+        if self.mode == "setpriv" and self.user is not None:
             sandbox.remove_leftovers(self.user[0])
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.slot is not None:  # only once the child and its files are gone

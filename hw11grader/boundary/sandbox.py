@@ -14,6 +14,10 @@ As root (CI, batch, Gradescope), with mount namespaces available (the
   * it runs as an unprivileged uid of its own (one per concurrent grading,
     so per-user limits such as processes are per student), with no groups
     and no new privileges.
+Whether the jail works on this machine is probed once per grader process
+(``JailProbe``: a jail is built and imports numpy), while the first child
+starts in a jail; that child is sent the submission only once the probe has
+passed, else it is killed and started again as below.
 As root without mount namespaces (a container without the capability): the
 child runs as the ``hw11-sandbox`` user through ``setpriv`` in PID and
 network namespaces where ``unshare`` allows, and the grader's installation
@@ -70,6 +74,21 @@ class Plan:
     jail: dict | None = None  # the jail's settings (jail mode), see jail.py
     mode: str = "none"  # "jail" | "setpriv" | "none"
     environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
+    probe: tuple | None = None  # while the jail's probe runs: (JailProbe, unshare, python, in_force, unavailable)
+
+    def settle(self) -> bool:
+        """Wait for the jail's probe if it is still running; if it failed, this plan becomes the
+        fallback's (setpriv: file modes, the sandbox user) and says why. Whether the mode changed."""
+        pending, self.probe = self.probe, None
+        if pending is None:
+            return False
+        probe, unshare, python, in_force, unavailable = pending
+        why = probe.verdict()
+        if not why:
+            return False
+        self.in_force, self.unavailable, self.jail = in_force, unavailable, None
+        _plan_setpriv(self, why, unshare, python)
+        return True
 
 
 BOUNDARY_DIR = Path(__file__).resolve().parent
@@ -142,34 +161,55 @@ def jail_command(unshare: str, python: str, config_path) -> list:
             python, "-I", "-S", str(BOUNDARY_DIR / "jail.py"), str(config_path)]
 
 
-def _probe_jail(unshare, python, environment) -> str:
-    """Build a jail once and import numpy in it: '' when it works, else why not."""
-    import json
-    import subprocess
-    import tempfile
+class JailProbe:
+    """Build a jail once and import numpy in it, in the background: ``verdict()`` is '' when it
+    works, else why not. Started by ``plan`` and waited for by ``Plan.settle``, so that it runs
+    while the first child starts (``ChildBoundary`` settles the plan before that child is sent
+    any student code: the child is started in the jail, and started again outside it if the probe
+    fails)."""
 
-    tmp = Path(tempfile.mkdtemp(prefix="hw11-probe-"))
-    try:
-        for name in ("root", "runtime", "work"):
-            (tmp / name).mkdir()
-        os.chmod(tmp / "runtime", 0o755)
-        os.chown(tmp / "work", JAIL_UID_BASE + JAIL_SLOTS, JAIL_UID_BASE + JAIL_SLOTS)
-        cfg = {"root": str(tmp / "root"), "environment": environment, "runtime": str(tmp / "runtime"),
-               "work": str(tmp / "work"), "tmp_size": "1m", "shm_size": "1m",
-               "uid": JAIL_UID_BASE + JAIL_SLOTS, "gid": JAIL_UID_BASE + JAIL_SLOTS, "cwd": "/hw11/work",
-               "argv": [python, "-s", "-c", "import os, numpy; assert not os.path.exists("
-                        + repr(str(INSTALL_DIR / "hw11grader")) + "); print('jail ok')"],
-               "env": {"PATH": "/usr/bin:/bin", "HOME": "/hw11/work"}}
-        (tmp / "jail.json").write_text(json.dumps(cfg))
-        r = subprocess.run(jail_command(unshare, python, tmp / "jail.json"), capture_output=True, text=True,
-                           timeout=60, cwd=tmp)
-        if r.returncode == 0 and "jail ok" in r.stdout:
-            return ""
-        return (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1][:200]
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"{type(e).__name__}: {e}"[:200]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    def __init__(self, unshare, python, environment):
+        import json
+        import subprocess
+        import tempfile
+
+        self.proc, self.failed = None, ""
+        self.tmp = Path(tempfile.mkdtemp(prefix="hw11-probe-"))
+        try:
+            for name in ("root", "runtime", "work"):
+                (self.tmp / name).mkdir()
+            os.chmod(self.tmp / "runtime", 0o755)
+            os.chown(self.tmp / "work", JAIL_UID_BASE + JAIL_SLOTS, JAIL_UID_BASE + JAIL_SLOTS)
+            cfg = {"root": str(self.tmp / "root"), "environment": environment, "runtime": str(self.tmp / "runtime"),
+                   "work": str(self.tmp / "work"), "tmp_size": "1m", "shm_size": "1m",
+                   "uid": JAIL_UID_BASE + JAIL_SLOTS, "gid": JAIL_UID_BASE + JAIL_SLOTS, "cwd": "/hw11/work",
+                   "argv": [python, "-s", "-c", "import os, numpy; assert not os.path.exists("
+                            + repr(str(INSTALL_DIR / "hw11grader")) + "); print('jail ok')"],
+                   "env": {"PATH": "/usr/bin:/bin", "HOME": "/hw11/work"}}
+            (self.tmp / "jail.json").write_text(json.dumps(cfg))
+            self.proc = subprocess.Popen(jail_command(unshare, python, self.tmp / "jail.json"), cwd=self.tmp,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)
+        except OSError as e:
+            self.failed = f"{type(e).__name__}: {e}"[:200]
+
+    def verdict(self) -> str:
+        import subprocess
+
+        try:
+            if self.proc is None:
+                return self.failed
+            try:
+                out, err = self.proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired as e:
+                self.proc.kill()
+                self.proc.communicate()
+                return f"{type(e).__name__}: {e}"[:200]
+            if self.proc.returncode == 0 and "jail ok" in out:
+                return ""
+            return (err.strip().splitlines() or [f"exit {self.proc.returncode}"])[-1][:200]
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 _PLAN_CACHE = {}
@@ -181,10 +221,24 @@ COMMON = ["child process in its own session, killed with its process group",
           "private result channel with a per-run nonce"]
 
 
-def plan(config: SandboxConfig, python: str) -> Plan:
+def plan(config: SandboxConfig, python: str, *, settled=True) -> Plan:
+    """How the child will be confined (one plan per process and configuration).
+
+    As root the jail's probe (``JailProbe``) runs in the background: the plan
+    is the jail's until it is settled. ``settled=False`` returns it unsettled
+    (``ChildBoundary``, which settles it before its child runs any student
+    code); every other caller gets the settled plan.
+    """
     key = (config, python)
-    if key in _PLAN_CACHE:
-        return _PLAN_CACHE[key]
+    p = _PLAN_CACHE.get(key)
+    if p is None:
+        p = _PLAN_CACHE[key] = _new_plan(config, python)
+    if settled:
+        p.settle()
+    return p
+
+
+def _new_plan(config: SandboxConfig, python: str) -> Plan:
     p = Plan()
     p.in_force += COMMON
     if enable_subreaper():
@@ -201,8 +255,18 @@ def plan(config: SandboxConfig, python: str) -> Plan:
             "protection of the grader process from signals (needs root)"]
     else:
         _plan_root(p, python)
-    _PLAN_CACHE[key] = p
     return p
+
+
+JAIL_IN_FORCE = [
+    "private file system: the child sees only the operating system and the Python environment "
+    "(read-only), its own program and its scratch folder; the grader's installation, the reference "
+    "and other submissions are not there (deny by default)",
+    "child runs as an unprivileged uid of its own (one per concurrent grading), no groups, "
+    "no new privileges",
+    "PID namespace with its own /proc: it sees only its own processes, every descendant dies with it",
+    "network namespace: no network",
+    "IPC namespace and private /tmp, /var/tmp, /dev/shm, /run/lock: nothing it creates outlives it"]
 
 
 def _plan_root(p: Plan, python: str):
@@ -216,21 +280,17 @@ def _plan_root(p: Plan, python: str):
         why = "unshare not found"
     elif _exposes_installation(environment):
         why = f"the Python environment ({', '.join(environment)}) contains the grader's folder"
-    else:
-        why = _probe_jail(unshare, python, environment)
-    if not why:
-        p.mode = "jail"
-        p.jail = {"unshare": unshare, "environment": environment}
-        p.in_force += [
-            "private file system: the child sees only the operating system and the Python environment "
-            "(read-only), its own program and its scratch folder; the grader's installation, the reference "
-            "and other submissions are not there (deny by default)",
-            "child runs as an unprivileged uid of its own (one per concurrent grading), no groups, "
-            "no new privileges",
-            "PID namespace with its own /proc: it sees only its own processes, every descendant dies with it",
-            "network namespace: no network",
-            "IPC namespace and private /tmp, /var/tmp, /dev/shm, /run/lock: nothing it creates outlives it"]
+    if why:
+        _plan_setpriv(p, why, unshare, python)
         return
+    # the jail's, unless its probe (running meanwhile) fails: Plan.settle
+    p.probe = (JailProbe(unshare, python, environment), unshare, python, list(p.in_force), list(p.unavailable))
+    p.mode = "jail"
+    p.jail = {"unshare": unshare, "environment": environment}
+    p.in_force += JAIL_IN_FORCE
+
+
+def _plan_setpriv(p: Plan, why: str, unshare, python: str):
     p.mode = "setpriv"
     p.unavailable.append(f"private file system view ({why}): the grader's installation is made root-only "
                          "by file modes instead (deny by default); other world-readable files stay readable; "

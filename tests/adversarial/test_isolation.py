@@ -84,3 +84,53 @@ def test_nothing_the_child_creates_outlives_it(tmp_path, env, monkeypatch):
     report = json.loads(out.read_text())
     assert report["score"] == 0
     assert leftovers() == []
+
+
+WHERE = """
+import os
+def where():
+    return os.getcwd()
+"""
+
+
+@root_only
+@pytest.mark.skipif(not jail_available(), reason="needs mount namespaces (the private file system and /proc)")
+@pytest.mark.parametrize("probe_fails", [False, True], ids=["probe-passes", "probe-fails"])
+def test_the_first_child_starts_while_the_jail_is_probed_and_runs_no_student_code_before(tmp_path, monkeypatch,
+                                                                                          probe_fails):
+    """As root the jail's probe runs while the first child starts (sandbox.JailProbe, Plan.settle):
+    the plan is settled before the child is sent the submission, and a failed probe means the
+    submission runs only in a child started again outside the jail (file modes, the sandbox
+    user), with the report saying why - never in the jail the probe rejected."""
+    import sys
+
+    from hw11grader.boundary import ChildBoundary, Limits, sandbox
+    from hw11grader.loading import load
+
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})  # a fresh plan, its probe not yet run
+    real = sandbox.JailProbe.verdict
+    spawned = []
+
+    def verdict(self):
+        found = real(self)                        # (the real probe ran, and cleaned up after itself)
+        spawned.append(starting.proc is not None)  # the child was started before the verdict
+        return "simulated failure of the probe" if probe_fails else found
+
+    monkeypatch.setattr(sandbox.JailProbe, "verdict", verdict)
+    path = tmp_path / "hw11.py"
+    path.write_text(WHERE)
+    limits = Limits()
+    starting = ChildBoundary(load(path), limits)
+    with starting as boundary:
+        assert boundary.plan.probe is not None and boundary.plan.mode == "jail"   # not settled yet
+        assert boundary.start().status == "ok"
+        cwd = boundary.call("where", seed=0)
+        plan = sandbox.plan(limits.sandbox, sys.executable)
+        assert plan is boundary.plan and plan.probe is None and spawned == [True]
+        if probe_fails:
+            assert plan.mode == "setpriv" and cwd != "/hw11/work" and boundary.starts == 2
+            assert any("simulated failure of the probe" in u for u in plan.unavailable)
+            assert not any(item in plan.in_force for item in sandbox.JAIL_IN_FORCE[:3])  # (file system, uid, /proc)
+        else:
+            assert plan.mode == "jail" and cwd == "/hw11/work" and boundary.starts == 1
+            assert all(item in plan.in_force for item in sandbox.JAIL_IN_FORCE)
