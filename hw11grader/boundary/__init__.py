@@ -652,8 +652,8 @@ class ChildBoundary(_Requests):
         self.submission = submission
         self.limits = limits
         self.deadline = time.monotonic() + limits.submission_timeout
-        # (as root, the jail's probe may still be running: settled in _start_python before the
-        # child is sent any student code, and the child started again outside the jail if it failed)
+        # (as root, whether the jail works may be unknown: the first child finds out, before it is
+        # sent any student code, and is started again outside the jail if it does not: _start_python)
         self.plan = sandbox.plan(limits.sandbox, sys.executable, settled=False)
         self.proc = None
         self.req_region = None  # the shared region requests' big arrays are written into
@@ -817,26 +817,52 @@ class ChildBoundary(_Requests):
         """Start the child program up to its handshake (no student code has run yet).
 
         A failure here is the infrastructure's, never the student's: it is
-        retried once, then reported as a grader error.
+        retried once, then reported as a grader error. As root, while nobody
+        knows yet whether the jail works here (``Plan.unsettled``), this child
+        finds out: it must complete its handshake in the jail and not see the
+        grader's installation, else the plan falls back (file modes, the
+        sandbox user) and the child is started again outside the jail.
         """
-        for attempt in range(attempts):
+        attempt = 0
+        while attempt < attempts:
+            if self.mode != self.plan.mode:  # (settled elsewhere since the set-up: a JailProbe)
+                self._tear_down()
+                self._set_up()
+            probing = self.plan.unsettled is not None  # this child finds out whether the jail works
             try:
                 self._spawn()
-                if self.plan.settle():  # the jail failed its probe (run meanwhile): start outside it
-                    self._kill()
-                    self._tear_down()
-                    self._set_up()
-                    self._spawn()
-                self._roundtrip(self._hello(), self.limits.start_timeout, "starting Python")
-                return
+                reply = self._roundtrip(self._hello(probing), self.limits.start_timeout, "starting Python")
             except (StudentError, StudentTimeout) as e:
                 self._kill()
                 failure = e.message
+                if probing:  # the jail does not work here: the fallback, and a start that does not count
+                    said = (self.drains[1].text().strip().splitlines() or [failure])[-1]
+                    self._fall_back(f"a child could not start in it: {_clip(said, 200)}")
+                else:
+                    attempt += 1
+                continue
+            if probing and reply.get("installation_visible") is not False:
+                self._kill()
+                self._fall_back("the grader's installation is visible in it")
+                continue
+            if probing:
+                self.plan.settle("")  # it works: the jail, for this child and every later one
+            return
         raise GraderError(f"the child process could not be started ({attempts} attempts): {failure}")
 
-    def _hello(self):
-        return {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits(),
-                "poll": self.limits.poll}
+    def _fall_back(self, why):
+        """The first child found the jail does not work (``why``; the child is gone): the plan
+        becomes the fallback's and the set-up is redone for it."""
+        self.plan.settle(why)
+        self._tear_down()
+        self._set_up()
+
+    def _hello(self, probing=False):
+        hello = {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits(),
+                 "poll": self.limits.poll}
+        if probing:  # (the path as the grader sees it: the jail must not show it)
+            hello["installation"] = str(sandbox.MUST_NOT_SEE)
+        return hello
 
     def _load_request(self):
         return {"op": "load", "module_name": self.submission.module_name,
@@ -1033,7 +1059,6 @@ class ChildBoundary(_Requests):
 
     def close(self):
         self._kill()
-        self.plan.settle()  # (a jail probe still running if no child was started: waited for, cleaned up)
         self._tear_down()
 
     def _tear_down(self):

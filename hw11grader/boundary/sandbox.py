@@ -14,10 +14,11 @@ As root (CI, batch, Gradescope), with mount namespaces available (the
   * it runs as an unprivileged uid of its own (one per concurrent grading,
     so per-user limits such as processes are per student), with no groups
     and no new privileges.
-Whether the jail works on this machine is probed once per grader process
-(``JailProbe``: a jail is built and imports numpy), while the first child
-starts in a jail; that child is sent the submission only once the probe has
-passed, else it is killed and started again as below.
+Whether the jail works on this machine is found out once per grader process,
+by its first child: started in a jail, it must complete its handshake (its
+program imports numpy) and not see the grader's installation before it is
+sent the submission; else it is killed and started again as below, and the
+report says why (``JailProbe`` asks the same for a plan without a grading).
 As root without mount namespaces (a container without the capability): the
 child runs as the ``hw11-sandbox`` user through ``setpriv`` in PID and
 network namespaces where ``unshare`` allows, and the grader's installation
@@ -74,16 +75,19 @@ class Plan:
     jail: dict | None = None  # the jail's settings (jail mode), see jail.py
     mode: str = "none"  # "jail" | "setpriv" | "none"
     environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
-    probe: tuple | None = None  # while the jail's probe runs: (JailProbe, unshare, python, in_force, unavailable)
+    unsettled: tuple | None = None  # until the jail is known to work: (unshare, python, in_force, unavailable)
 
-    def settle(self) -> bool:
-        """Wait for the jail's probe if it is still running; if it failed, this plan becomes the
-        fallback's (setpriv: file modes, the sandbox user) and says why. Whether the mode changed."""
-        pending, self.probe = self.probe, None
+    def settle(self, why: str | None = None) -> bool:
+        """Decide whether the jail works, if not decided yet: ``why`` is what a first child started
+        in it found ('' when it works: ``ChildBoundary``); ``None``: probe it now (``JailProbe``).
+        If it does not, this plan becomes the fallback's (setpriv: file modes, the sandbox user)
+        and says why. Whether the mode changed."""
+        pending, self.unsettled = self.unsettled, None
         if pending is None:
             return False
-        probe, unshare, python, in_force, unavailable = pending
-        why = probe.verdict()
+        unshare, python, in_force, unavailable = pending
+        if why is None:
+            why = JailProbe(unshare, python, self.environment).verdict()
         if not why:
             return False
         self.in_force, self.unavailable, self.jail = in_force, unavailable, None
@@ -93,6 +97,7 @@ class Plan:
 
 BOUNDARY_DIR = Path(__file__).resolve().parent
 INSTALL_DIR = BOUNDARY_DIR.parent.parent  # the grader's installation: everything in it is private
+MUST_NOT_SEE = INSTALL_DIR / "hw11grader"  # a child in a working jail cannot see it (JailProbe, first child)
 JAIL_UID_BASE = int(os.environ.get("HW11_SANDBOX_UID_BASE", "64000"))
 JAIL_SLOTS = 64  # concurrent gradings on one machine, each with its own uid
 JAIL_TMP_SIZE = "512m"
@@ -162,11 +167,9 @@ def jail_command(unshare: str, python: str, config_path) -> list:
 
 
 class JailProbe:
-    """Build a jail once and import numpy in it, in the background: ``verdict()`` is '' when it
-    works, else why not. Started by ``plan`` and waited for by ``Plan.settle``, so that it runs
-    while the first child starts (``ChildBoundary`` settles the plan before that child is sent
-    any student code: the child is started in the jail, and started again outside it if the probe
-    fails)."""
+    """Build a jail once and import numpy in it: ``verdict()`` is '' when it works, else why not.
+    For a plan nobody has settled (``Plan.settle``); a grading settles it with its first child
+    instead, started in the jail and asked the same (``ChildBoundary._start_python``)."""
 
     def __init__(self, unshare, python, environment):
         import json
@@ -184,7 +187,7 @@ class JailProbe:
                    "work": str(self.tmp / "work"), "tmp_size": "1m", "shm_size": "1m",
                    "uid": JAIL_UID_BASE + JAIL_SLOTS, "gid": JAIL_UID_BASE + JAIL_SLOTS, "cwd": "/hw11/work",
                    "argv": [python, "-s", "-c", "import os, numpy; assert not os.path.exists("
-                            + repr(str(INSTALL_DIR / "hw11grader")) + "); print('jail ok')"],
+                            + repr(str(MUST_NOT_SEE)) + "); print('jail ok')"],
                    "env": {"PATH": "/usr/bin:/bin", "HOME": "/hw11/work"}}
             (self.tmp / "jail.json").write_text(json.dumps(cfg))
             self.proc = subprocess.Popen(jail_command(unshare, python, self.tmp / "jail.json"), cwd=self.tmp,
@@ -224,10 +227,10 @@ COMMON = ["child process in its own session, killed with its process group",
 def plan(config: SandboxConfig, python: str, *, settled=True) -> Plan:
     """How the child will be confined (one plan per process and configuration).
 
-    As root the jail's probe (``JailProbe``) runs in the background: the plan
-    is the jail's until it is settled. ``settled=False`` returns it unsettled
-    (``ChildBoundary``, which settles it before its child runs any student
-    code); every other caller gets the settled plan.
+    As root the plan is the jail's until it is settled (``Plan.settle``):
+    ``settled=False`` returns it unsettled (``ChildBoundary``, which settles it
+    with its first child, before that child runs any student code); every
+    other caller gets it settled (probed now if nobody has).
     """
     key = (config, python)
     p = _PLAN_CACHE.get(key)
@@ -283,8 +286,8 @@ def _plan_root(p: Plan, python: str):
     if why:
         _plan_setpriv(p, why, unshare, python)
         return
-    # the jail's, unless its probe (running meanwhile) fails: Plan.settle
-    p.probe = (JailProbe(unshare, python, environment), unshare, python, list(p.in_force), list(p.unavailable))
+    # the jail's, unless the first child started in it (or a JailProbe) finds it does not work: Plan.settle
+    p.unsettled = (unshare, python, list(p.in_force), list(p.unavailable))
     p.mode = "jail"
     p.jail = {"unshare": unshare, "environment": environment}
     p.in_force += JAIL_IN_FORCE

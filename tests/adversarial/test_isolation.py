@@ -86,6 +86,7 @@ def test_nothing_the_child_creates_outlives_it(tmp_path, env, monkeypatch):
     assert leftovers() == []
 
 
+
 WHERE = """
 import os
 def where():
@@ -95,42 +96,56 @@ def where():
 
 @root_only
 @pytest.mark.skipif(not jail_available(), reason="needs mount namespaces (the private file system and /proc)")
-@pytest.mark.parametrize("probe_fails", [False, True], ids=["probe-passes", "probe-fails"])
-def test_the_first_child_starts_while_the_jail_is_probed_and_runs_no_student_code_before(tmp_path, monkeypatch,
-                                                                                          probe_fails):
-    """As root the jail's probe runs while the first child starts (sandbox.JailProbe, Plan.settle):
-    the plan is settled before the child is sent the submission, and a failed probe means the
-    submission runs only in a child started again outside the jail (file modes, the sandbox
-    user), with the report saying why - never in the jail the probe rejected."""
+@pytest.mark.parametrize("jail", ["works", "shows-the-grader", "cannot-start"])
+def test_the_first_child_finds_out_whether_the_jail_works_before_any_student_code_runs(tmp_path, monkeypatch,
+                                                                                       jail):
+    """As root, whether the jail works here is found out by the first child (no separate probe
+    before it): started in a jail, it must complete its handshake and not see the grader's
+    installation before it is sent the submission. A jail that shows the grader, or where a child
+    cannot start, means the submission runs only in a child started again outside it (file modes,
+    the sandbox user), the report saying why - never in that jail."""
     import sys
 
     from hw11grader.boundary import ChildBoundary, Limits, sandbox
     from hw11grader.loading import load
 
-    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})  # a fresh plan, its probe not yet run
-    real = sandbox.JailProbe.verdict
-    spawned = []
-
-    def verdict(self):
-        found = real(self)                        # (the real probe ran, and cleaned up after itself)
-        spawned.append(starting.proc is not None)  # the child was started before the verdict
-        return "simulated failure of the probe" if probe_fails else found
-
-    monkeypatch.setattr(sandbox.JailProbe, "verdict", verdict)
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})  # a fresh plan: nobody knows yet
+    if jail == "shows-the-grader":  # asked about a path the jail does show: as if it showed the grader
+        monkeypatch.setattr(sandbox, "MUST_NOT_SEE", Path("/hw11/runtime"))
+    if jail == "cannot-start":
+        monkeypatch.setattr(sandbox, "jail_command", lambda unshare, python, config: [
+            python, "-c", "import sys; sys.exit('jail: simulated failure to build the jail')"])
     path = tmp_path / "hw11.py"
     path.write_text(WHERE)
     limits = Limits()
-    starting = ChildBoundary(load(path), limits)
-    with starting as boundary:
-        assert boundary.plan.probe is not None and boundary.plan.mode == "jail"   # not settled yet
+    with ChildBoundary(load(path), limits) as boundary:
+        assert boundary.plan.unsettled is not None and boundary.plan.mode == "jail"   # not known yet
         assert boundary.start().status == "ok"
         cwd = boundary.call("where", seed=0)
         plan = sandbox.plan(limits.sandbox, sys.executable)
-        assert plan is boundary.plan and plan.probe is None and spawned == [True]
-        if probe_fails:
-            assert plan.mode == "setpriv" and cwd != "/hw11/work" and boundary.starts == 2
-            assert any("simulated failure of the probe" in u for u in plan.unavailable)
-            assert not any(item in plan.in_force for item in sandbox.JAIL_IN_FORCE[:3])  # (file system, uid, /proc)
-        else:
+        assert plan is boundary.plan and plan.unsettled is None
+        if jail == "works":
             assert plan.mode == "jail" and cwd == "/hw11/work" and boundary.starts == 1
             assert all(item in plan.in_force for item in sandbox.JAIL_IN_FORCE)
+            return
+        assert plan.mode == "setpriv" and cwd != "/hw11/work" and boundary.starts == 2
+        why = {"shows-the-grader": "the grader's installation is visible in it",
+               "cannot-start": "a child could not start in it: jail: simulated failure to build the jail"}[jail]
+        assert any(f"private file system view ({why})" in u for u in plan.unavailable), plan.unavailable
+        assert not any(item in plan.in_force for item in sandbox.JAIL_IN_FORCE[:3])  # (file system, uid, /proc)
+
+
+def test_a_plan_nobody_has_settled_is_probed_when_asked_for(monkeypatch):
+    """``sandbox.plan`` (settled) outside a grading probes the jail itself (JailProbe)."""
+    import sys
+
+    from hw11grader.boundary import sandbox
+
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
+    probed = []
+    real = sandbox.JailProbe.verdict
+    monkeypatch.setattr(sandbox.JailProbe, "verdict", lambda self: probed.append(1) or real(self))
+    plan = sandbox.plan(sandbox.SandboxConfig(), sys.executable)
+    assert plan.unsettled is None
+    root_with_jail = plan.mode == "jail" or any("private file system view" in u for u in plan.unavailable)
+    assert probed == ([1] if root_with_jail and "HW11_JAIL" not in os.environ else [])

@@ -714,7 +714,10 @@ def main():
     channel.nonce = hello["nonce"]
     channel.waiter = wire.Waiter(req_fd, hello.get("poll") is not False)
     apply_limits(hello.get("limits") or {})
-    channel.send({"ok": True, "op": "hello", "schema": wire.SCHEMA, "pid": os.getpid()})
+    reply = {"ok": True, "op": "hello", "schema": wire.SCHEMA, "pid": os.getpid()}
+    if type(hello.get("installation")) is str:  # the first child in a jail: does it see the grader?
+        reply["installation_visible"] = os.path.exists(hello["installation"])
+    channel.send(reply)
     while True:
         try:
             req = channel.receive()
