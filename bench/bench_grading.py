@@ -5,7 +5,9 @@ the engine (exactly what `grader.py` does, minus printing, and ending the
 same way: `cli.leave`) and reports its own resource usage (the parent) and
 that of the processes it waited for (the child, and any restarts). Its wall
 time is the whole process's, from starting Python to its exit, as for the
-floor. The FLOOR is a fresh `python -c "import
+floor. The floor is sampled three times before the cases and once after
+every case run (a machine's speed drifts within a run, by 10 % and more
+here): the ratios are to the median of all its samples. The FLOOR is a fresh `python -c "import
 torch"` (what any grading costs at least: the child imports torch), timed
 in the same run, so the ratios compare across machines; the floor with the
 cost of loading the submission itself (a fresh Python that imports torch and
@@ -62,14 +64,14 @@ FLOOR = "import time; t = time.perf_counter(); import torch"
 FLOOR_WITH_LOAD = "import runpy, sys; import torch; runpy.run_path(sys.argv[1])"
 
 
-def floor_s(code=FLOOR, *argv):
-    """Wall time of a fresh Python that runs ``code`` (median of 3)."""
+def floor_runs(code=FLOOR, *argv, n=3):
+    """Wall times of ``n`` fresh Pythons that run ``code``."""
     runs = []
-    for _ in range(3):
+    for _ in range(n):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", code, *argv], check=True, cwd=ROOT, capture_output=True)
         runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
+    return runs
 
 
 def run_case(path, mode="all", questions=None):
@@ -91,20 +93,29 @@ def main():
     ap.add_argument("--skip-full", action="store_true", help="only the per-question cases")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
-    floor = floor_s()
-    with_load = floor_s(FLOOR_WITH_LOAD, str(CASES["correct .py"]))
-    print(f"floor (python -c 'import torch'): {floor:.2f} s; with the correct .py loaded too: {with_load:.2f} s "
-          f"(the ratios below are to the first, the stricter)")
+    # the floor is sampled before the cases and again after every case run (a machine's speed drifts
+    # within a run): the ratios are to the median of all its samples
+    floors = floor_runs()
+    with_load = statistics.median(floor_runs(FLOOR_WITH_LOAD, str(CASES["correct .py"])))
     cases = {} if args.skip_full else {name: (path, "all", None) for name, path in CASES.items()}
     if args.questions is not None:
         for q in args.questions or ["q1", "q3", "q4", "q5", "q6", "q7"]:
             cases[f"-q {q}"] = (CASES["correct .py"], "student", [q])
-    rows = {"floor_s": floor, "floor_with_load_s": with_load}
+    meds = {}
+    for name, (path, mode, questions) in cases.items():
+        runs = []
+        for _ in range(args.repeat):
+            runs.append(run_case(path, mode, questions))
+            floors += floor_runs(n=1)
+        meds[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    floor = statistics.median(floors)
+    print(f"floor (python -c 'import torch'): {floor:.2f} s, median of {len(floors)} samples taken through the run "
+          f"({min(floors):.2f}-{max(floors):.2f} s); with the correct .py loaded too: {with_load:.2f} s "
+          f"(the ratios below are to the first, the stricter)")
+    rows = {"floor_s": floor, "floor_samples_s": floors, "floor_with_load_s": with_load}
     print(f"{'case':16} {'wall s':>7} {'x floor':>7} {'CPU parent':>10} {'CPU child':>9} "
           f"{'RSS parent MB':>13} {'RSS child MB':>12}  score")
-    for name, (path, mode, questions) in cases.items():
-        runs = [run_case(path, mode, questions) for _ in range(args.repeat)]
-        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    for name, med in meds.items():
         med["x_floor"] = med["wall_s"] / floor
         rows[name] = med
         print(f"{name:16} {med['wall_s']:7.2f} {med['x_floor']:7.2f} {med['parent_cpu_s']:10.2f} "
