@@ -264,6 +264,34 @@ def test_a_child_told_not_to_poll_answers_the_same(tmp_path):
         assert boundary.call("log", seed=0) == ["a", "b", "c"]
 
 
+def test_a_reply_that_arrived_while_the_grader_was_busy_is_never_a_timeout(tmp_path):
+    """The load's clock runs from ``begin``; the grader imports its checks meanwhile. If that
+    takes longer than the load's limit (a loaded machine), a load that was over long before is
+    still the submission's success, not its timeout; a load still running past it is a timeout."""
+    import time
+
+    from hw11grader.boundary import ChildBoundary, Limits
+    from hw11grader.loading import load
+
+    path = tmp_path / "hw11.py"
+    path.write_text("x = 1\n")
+    with ChildBoundary(load(path), Limits(load_timeout=1.0)) as boundary:
+        boundary.begin()
+        deadline = time.monotonic() + 60
+        while not boundary.loaded():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(1.5)                              # the grader, busy past the load's limit
+        assert boundary.start().status == "ok"
+    slow = tmp_path / "slow" / "hw11.py"
+    slow.parent.mkdir()
+    slow.write_text("import time\ntime.sleep(30)\n")
+    with ChildBoundary(load(slow), Limits(load_timeout=1.0)) as boundary:
+        boundary.begin()
+        time.sleep(1.5)
+        assert boundary.start().status == "timeout"
+
+
 def test_loaded_says_when_the_wait_for_the_load_is_over(tmp_path):
     """What the grader does while the submission loads (runner._while_loading) stops once it has."""
     import time

@@ -481,6 +481,11 @@ class _FrameReader:
     def _wait(self, deadline):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            # the deadline passed while the grader was busy elsewhere (its imports while the
+            # submission loaded, its half of a pipelined step): what has arrived by now was in
+            # time for all the grader can tell - its own slowness is never the submission's
+            if wire.await_readable(self.fd, 0):
+                return
             raise TimeoutError
         if not self.waiter.wait(remaining):  # (polled first while the waits are short)
             raise TimeoutError
