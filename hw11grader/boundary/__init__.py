@@ -830,7 +830,7 @@ class ChildBoundary(_Requests):
         """
         attempt = 0
         while attempt < attempts:
-            if self.mode != self.plan.mode:  # (settled elsewhere since the set-up: a JailProbe)
+            if self.mode != self.plan.mode:  # (settled elsewhere since the set-up: _probe_jail)
                 self._tear_down()
                 self._set_up()
             probing = self.plan.unsettled is not None  # this child finds out whether the jail works

@@ -18,7 +18,7 @@ Whether the jail works on this machine is found out once per grader process,
 by its first child: started in a jail, it must complete its handshake (its
 program imports numpy) and not see the grader's installation before it is
 sent the submission; else it is killed and started again as below, and the
-report says why (``JailProbe`` asks the same for a plan without a grading).
+report says why (``_probe_jail`` asks the same for a plan without a grading).
 As root without mount namespaces (a container without the capability): the
 child runs as the ``hw11-sandbox`` user through ``setpriv`` in PID and
 network namespaces where ``unshare`` allows, and the grader's installation
@@ -79,7 +79,7 @@ class Plan:
 
     def settle(self, why: str | None = None) -> bool:
         """Decide whether the jail works, if not decided yet: ``why`` is what a first child started
-        in it found ('' when it works: ``ChildBoundary``); ``None``: probe it now (``JailProbe``).
+        in it found ('' when it works: ``ChildBoundary``); ``None``: probe it now (``_probe_jail``).
         If it does not, this plan becomes the fallback's (setpriv: file modes, the sandbox user)
         and says why. Whether the mode changed."""
         pending, self.unsettled = self.unsettled, None
@@ -87,7 +87,7 @@ class Plan:
             return False
         unshare, python, in_force, unavailable = pending
         if why is None:
-            why = JailProbe(unshare, python, self.environment).verdict()
+            why = _probe_jail(unshare, python, self.environment)
         if not why:
             return False
         self.in_force, self.unavailable, self.jail = in_force, unavailable, None
@@ -97,7 +97,7 @@ class Plan:
 
 BOUNDARY_DIR = Path(__file__).resolve().parent
 INSTALL_DIR = BOUNDARY_DIR.parent.parent  # the grader's installation: everything in it is private
-MUST_NOT_SEE = INSTALL_DIR / "hw11grader"  # a child in a working jail cannot see it (JailProbe, first child)
+MUST_NOT_SEE = INSTALL_DIR / "hw11grader"  # a child in a working jail cannot see it (_probe_jail, first child)
 JAIL_UID_BASE = int(os.environ.get("HW11_SANDBOX_UID_BASE", "64000"))
 JAIL_SLOTS = 64  # concurrent gradings on one machine, each with its own uid
 JAIL_TMP_SIZE = "512m"
@@ -166,53 +166,36 @@ def jail_command(unshare: str, python: str, config_path) -> list:
             python, "-I", "-S", str(BOUNDARY_DIR / "jail.py"), str(config_path)]
 
 
-class JailProbe:
-    """Build a jail once and import numpy in it: ``verdict()`` is '' when it works, else why not.
-    For a plan nobody has settled (``Plan.settle``); a grading settles it with its first child
-    instead, started in the jail and asked the same (``ChildBoundary._start_python``)."""
+def _probe_jail(unshare, python, environment) -> str:
+    """Build a jail once and import numpy in it: '' when it works, else why not. For a plan
+    nobody has settled (``Plan.settle``); a grading settles it with its first child instead,
+    started in the jail and asked the same (``ChildBoundary._start_python``)."""
+    import json
+    import subprocess
+    import tempfile
 
-    def __init__(self, unshare, python, environment):
-        import json
-        import subprocess
-        import tempfile
-
-        self.proc, self.failed = None, ""
-        self.tmp = Path(tempfile.mkdtemp(prefix="hw11-probe-"))
-        try:
-            for name in ("root", "runtime", "work"):
-                (self.tmp / name).mkdir()
-            os.chmod(self.tmp / "runtime", 0o755)
-            os.chown(self.tmp / "work", JAIL_UID_BASE + JAIL_SLOTS, JAIL_UID_BASE + JAIL_SLOTS)
-            cfg = {"root": str(self.tmp / "root"), "environment": environment, "runtime": str(self.tmp / "runtime"),
-                   "work": str(self.tmp / "work"), "tmp_size": "1m", "shm_size": "1m",
-                   "uid": JAIL_UID_BASE + JAIL_SLOTS, "gid": JAIL_UID_BASE + JAIL_SLOTS, "cwd": "/hw11/work",
-                   "argv": [python, "-s", "-c", "import os, numpy; assert not os.path.exists("
-                            + repr(str(MUST_NOT_SEE)) + "); print('jail ok')"],
-                   "env": {"PATH": "/usr/bin:/bin", "HOME": "/hw11/work"}}
-            (self.tmp / "jail.json").write_text(json.dumps(cfg))
-            self.proc = subprocess.Popen(jail_command(unshare, python, self.tmp / "jail.json"), cwd=self.tmp,
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True)
-        except OSError as e:
-            self.failed = f"{type(e).__name__}: {e}"[:200]
-
-    def verdict(self) -> str:
-        import subprocess
-
-        try:
-            if self.proc is None:
-                return self.failed
-            try:
-                out, err = self.proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired as e:
-                self.proc.kill()
-                self.proc.communicate()
-                return f"{type(e).__name__}: {e}"[:200]
-            if self.proc.returncode == 0 and "jail ok" in out:
-                return ""
-            return (err.strip().splitlines() or [f"exit {self.proc.returncode}"])[-1][:200]
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hw11-probe-"))
+    try:
+        for name in ("root", "runtime", "work"):
+            (tmp / name).mkdir()
+        os.chmod(tmp / "runtime", 0o755)
+        os.chown(tmp / "work", JAIL_UID_BASE + JAIL_SLOTS, JAIL_UID_BASE + JAIL_SLOTS)
+        cfg = {"root": str(tmp / "root"), "environment": environment, "runtime": str(tmp / "runtime"),
+               "work": str(tmp / "work"), "tmp_size": "1m", "shm_size": "1m",
+               "uid": JAIL_UID_BASE + JAIL_SLOTS, "gid": JAIL_UID_BASE + JAIL_SLOTS, "cwd": "/hw11/work",
+               "argv": [python, "-s", "-c", "import os, numpy; assert not os.path.exists("
+                        + repr(str(MUST_NOT_SEE)) + "); print('jail ok')"],
+               "env": {"PATH": "/usr/bin:/bin", "HOME": "/hw11/work"}}
+        (tmp / "jail.json").write_text(json.dumps(cfg))
+        r = subprocess.run(jail_command(unshare, python, tmp / "jail.json"), capture_output=True, text=True,
+                           timeout=60, cwd=tmp)
+        if r.returncode == 0 and "jail ok" in r.stdout:
+            return ""
+        return (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1][:200]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{type(e).__name__}: {e}"[:200]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 _PLAN_CACHE = {}
@@ -286,7 +269,7 @@ def _plan_root(p: Plan, python: str):
     if why:
         _plan_setpriv(p, why, unshare, python)
         return
-    # the jail's, unless the first child started in it (or a JailProbe) finds it does not work: Plan.settle
+    # the jail's, unless the first child started in it (or _probe_jail) finds it does not work: Plan.settle
     p.unsettled = (unshare, python, list(p.in_force), list(p.unavailable))
     p.mode = "jail"
     p.jail = {"unshare": unshare, "environment": environment}

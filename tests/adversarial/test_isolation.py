@@ -136,15 +136,15 @@ def test_the_first_child_finds_out_whether_the_jail_works_before_any_student_cod
 
 
 def test_a_plan_nobody_has_settled_is_probed_when_asked_for(monkeypatch):
-    """``sandbox.plan`` (settled) outside a grading probes the jail itself (JailProbe)."""
+    """``sandbox.plan`` (settled) outside a grading probes the jail itself (``_probe_jail``)."""
     import sys
 
     from hw11grader.boundary import sandbox
 
     monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
     probed = []
-    real = sandbox.JailProbe.verdict
-    monkeypatch.setattr(sandbox.JailProbe, "verdict", lambda self: probed.append(1) or real(self))
+    real = sandbox._probe_jail
+    monkeypatch.setattr(sandbox, "_probe_jail", lambda *a: probed.append(1) or real(*a))
     plan = sandbox.plan(sandbox.SandboxConfig(), sys.executable)
     assert plan.unsettled is None
     root_with_jail = plan.mode == "jail" or any("private file system view" in u for u in plan.unavailable)
