@@ -830,7 +830,7 @@ class ChildBoundary(_Requests):
         """
         attempt = 0
         while attempt < attempts:
-            if self.mode != self.plan.mode:  # (settled elsewhere since the set-up: _probe_jail)
+            if self.mode != self.plan.mode:  # the plan fell back since the set-up: redo it for the new mode
                 self._tear_down()
                 self._set_up()
             probing = self.plan.unsettled is not None  # this child finds out whether the jail works
@@ -842,25 +842,18 @@ class ChildBoundary(_Requests):
                 failure = e.message
                 if probing:  # the jail does not work here: the fallback, and a start that does not count
                     said = (self.drains[1].text().strip().splitlines() or [failure])[-1]
-                    self._fall_back(f"a child could not start in it: {_clip(said, 200)}")
+                    self.plan.settle(f"a child could not start in it: {_clip(said, 200)}")
                 else:
                     attempt += 1
                 continue
             if probing and reply.get("installation_visible") is not False:
                 self._kill()
-                self._fall_back("the grader's installation is visible in it")
+                self.plan.settle("the grader's installation is visible in it")
                 continue
             if probing:
                 self.plan.settle("")  # it works: the jail, for this child and every later one
             return
         raise GraderError(f"the child process could not be started ({attempts} attempts): {failure}")
-
-    def _fall_back(self, why):
-        """The first child found the jail does not work (``why``; the child is gone): the plan
-        becomes the fallback's and the set-up is redone for it."""
-        self.plan.settle(why)
-        self._tear_down()
-        self._set_up()
 
     def _hello(self, probing=False):
         hello = {"op": "hello", "nonce": self.nonce, "limits": self.limits.sandbox.rlimits(),
