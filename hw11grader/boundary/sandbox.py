@@ -77,22 +77,20 @@ class Plan:
     environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
     unsettled: tuple | None = None  # until the jail is known to work: (unshare, python, in_force, unavailable)
 
-    def settle(self, why: str | None = None) -> bool:
+    def settle(self, why: str | None = None):
         """Decide whether the jail works, if not decided yet: ``why`` is what a first child started
         in it found ('' when it works: ``ChildBoundary``); ``None``: probe it now (``_probe_jail``).
         If it does not, this plan becomes the fallback's (setpriv: file modes, the sandbox user)
-        and says why. Whether the mode changed."""
+        and says why."""
         pending, self.unsettled = self.unsettled, None
         if pending is None:
-            return False
+            return
         unshare, python, in_force, unavailable = pending
         if why is None:
             why = _probe_jail(unshare, python, self.environment)
-        if not why:
-            return False
-        self.in_force, self.unavailable, self.jail = in_force, unavailable, None
-        _plan_setpriv(self, why, unshare, python)
-        return True
+        if why:
+            self.in_force, self.unavailable, self.jail = in_force, unavailable, None
+            _plan_setpriv(self, why, unshare, python)
 
 
 BOUNDARY_DIR = Path(__file__).resolve().parent
