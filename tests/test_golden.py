@@ -41,6 +41,13 @@ def test_every_mutant_has_a_recorded_report(path):
     assert digest(text.encode()) in recorded_digests(), f"no recorded report for {path.name}"
 
 
+def test_speed_dependent_submissions_exist_and_are_not_recorded():
+    recorded = {entry["name"] for entry in golden._golden().values()}
+    for name in golden.SPEED_DEPENDENT:
+        assert (ADVERSARIAL / name).is_file() or (SUBMISSIONS / name).is_file(), name
+        assert name not in recorded, name
+
+
 def test_most_adversarial_submissions_have_a_recorded_report():
     files = sorted(p for p in ADVERSARIAL.glob("*.py") if not p.name.startswith("tamper_"))
     covered = [p for p in files if digest(p.read_bytes()) in recorded_digests()]
