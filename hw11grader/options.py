@@ -14,7 +14,8 @@ def add_limit_options(p):
     g.add_argument("--load-timeout", type=float, default=d.load_timeout, metavar="S",
                    help=f"seconds to load the submission (default {d.load_timeout:g})")
     g.add_argument("--memory-mb", type=int, default=d.sandbox.address_space_mb, metavar="MB",
-                   help=f"address space of the child (default {d.sandbox.address_space_mb})")
+                   help=f"address space of each child process and, as root, memory of all of them "
+                        f"together (default {d.sandbox.address_space_mb})")
 
 
 def limits_from(args) -> Limits:

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from hw11grader import values
-from hw11grader.boundary import sandbox
+from hw11grader.boundary import cgroup, sandbox
 from hw11grader.boundary.child import wire
 from hw11grader.loading import LoadError, Submission
 from hw11grader.outcomes import Failed, GraderError, Missing, StudentError, StudentTimeout
@@ -679,6 +679,13 @@ class ChildBoundary(_Requests):
         self.user = (self.slot.uid, self.slot.gid) if self.slot else self.plan.user
         if self.mode == "setpriv":
             sandbox.protect_installation(keep=self.plan.environment)
+        self.group = None
+        if self.plan.memory_group:
+            try:
+                self.group = cgroup.MemoryGroup(self.limits.sandbox.address_space_mb * 2**20)
+            except OSError as e:
+                self.plan.lose_memory_group(f"making one failed: {e.strerror or e}")
+        self.oom_kills = 0
         self.tmp = Path(tempfile.mkdtemp(prefix="hw11-"))
         self.runtime = self.tmp / "runtime"
         self.work = self.tmp / "work"
@@ -701,7 +708,8 @@ class ChildBoundary(_Requests):
                       "runtime": str(self.runtime), "work": str(self.work),
                       "tmp_size": sandbox.JAIL_TMP_SIZE, "shm_size": sandbox.JAIL_SHM_SIZE,
                       "uid": self.slot.uid, "gid": self.slot.gid, "cwd": JAIL_WORK,
-                      "argv": None, "env": self._environment()}
+                      "argv": None, "env": self._environment(),
+                      "cgroup_procs": self.group.procs if self.group else None}
             self.jail_config = config
 
     def _environment(self):
@@ -736,6 +744,8 @@ class ChildBoundary(_Requests):
         else:
             command = [*self.plan.prefix, sys.executable, "-s", str(self.runtime / "child_main.py"),
                        *map(str, fds)]
+            if self.group is not None:  # joins its memory cgroup, then becomes the rest of the command
+                command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', self.group.procs, *command]
             cwd = self.work
         try:
             self.proc = subprocess.Popen(
@@ -1010,6 +1020,17 @@ class ChildBoundary(_Requests):
             raise StudentError(f"during {what} the submission wrote on the grader's private channel")
         return reply
 
+    def _death(self, code):
+        """Why the child died (``code``: its exit status), as the student is told: its memory
+        cgroup's count of out-of-memory kills tells one from any other SIGKILL."""
+        if self.group is not None:
+            kills = self.group.oom_kills()
+            if kills > self.oom_kills:
+                self.oom_kills = kills
+                return (f"it was killed for using more memory than its limit "
+                        f"({self.limits.sandbox.address_space_mb} MB for all its processes together)")
+        return _exit_description(code)
+
     def _guarded(self, step, timeout, what):
         """One step of talking to the child; what goes wrong is charged to the submission's process."""
         try:
@@ -1019,7 +1040,7 @@ class ChildBoundary(_Requests):
             raise StudentTimeout(f"{what} did not finish within {timeout:g} s") from None
         except (EOFError, OSError):
             code = self._kill()
-            raise StudentError(f"the submission's process died during {what}: {_exit_description(code)}") from None
+            raise StudentError(f"the submission's process died during {what}: {self._death(code)}") from None
         except wire.WireError as e:
             self._kill()
             raise StudentError(f"{what} sent back something that is not plain data ({e})") from None
@@ -1064,6 +1085,9 @@ class ChildBoundary(_Requests):
         if self.mode == "setpriv" and self.user is not None:
             sandbox.remove_leftovers(self.user[0])
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.group is not None:
+            self.group.remove()
+            self.group = None
         if self.slot is not None:  # only once the child and its files are gone
             self.slot.release()
 

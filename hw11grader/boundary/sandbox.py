@@ -44,6 +44,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hw11grader.boundary import cgroup
+
 SANDBOX_USERS = ("hw11-sandbox", "nobody")
 
 
@@ -52,7 +54,8 @@ class SandboxConfig:
     """Limits on the child (all configurable; defaults stated in the README)."""
 
     cpu_seconds: int = 300  # CPU time of one child process (a backstop; calls have wall-clock limits)
-    address_space_mb: int = 2048  # virtual memory (torch alone maps ~0.8 GB)
+    address_space_mb: int = 2048  # virtual memory of each process (torch alone maps ~0.8 GB); as root, also
+    # the memory of all the child's processes together (its memory cgroup, cgroup.py)
     processes: int = 256  # processes and threads of the sandbox user
     file_size_mb: int = 64  # largest file the child may write
     open_files: int = 256
@@ -76,6 +79,7 @@ class Plan:
     mode: str = "none"  # "jail" | "setpriv" | "none"
     environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
     unsettled: tuple | None = None  # until the jail is known to work: (unshare, python, in_force, unavailable)
+    memory_group: bool = False  # each child in a memory cgroup of its own (cgroup.py)
 
     def settle(self, why: str | None = None):
         """Decide whether the jail works, if not decided yet: ``why`` is what a first child started
@@ -91,6 +95,17 @@ class Plan:
         if why:
             self.in_force, self.unavailable, self.jail = in_force, unavailable, None
             _plan_setpriv(self, why, unshare, python)
+
+    def lose_memory_group(self, why: str):
+        """Making a child's memory cgroup failed: no more are tried, and the report says why."""
+        self.memory_group = False
+        lists = [(self.in_force, self.unavailable)]
+        if self.unsettled is not None:
+            lists.append((self.unsettled[2], self.unsettled[3]))
+        for in_force, unavailable in lists:
+            if MEMORY_GROUP in in_force:
+                in_force.remove(MEMORY_GROUP)
+            unavailable.append(_no_memory_group(why))
 
 
 BOUNDARY_DIR = Path(__file__).resolve().parent
@@ -234,12 +249,28 @@ def _new_plan(config: SandboxConfig, python: str) -> Plan:
     elif not is_root():
         p.unavailable += [
             "unprivileged child user (needs root): the child runs as you and could read the grader's files",
+            _no_memory_group("needs root"),
             "private file system view (needs root): the child sees every file you can read",
             "PID namespace (needs root)", "network isolation (needs root): the child may use the network",
             "protection of the grader process from signals (needs root)"]
     else:
+        why = cgroup.available()
+        if why:
+            p.unavailable.append(_no_memory_group(why))
+        else:
+            p.memory_group = True
+            p.in_force.append(MEMORY_GROUP)
         _plan_root(p, python)
     return p
+
+
+MEMORY_GROUP = ("memory cgroup of its own: all the child's processes together use at most its memory "
+                "limit, and past it only they are killed")
+
+
+def _no_memory_group(why):
+    return (f"one memory limit for all the child's processes together ({why}): each process has its own "
+            "limit only, so a submission that forks many could use up the machine's memory")
 
 
 JAIL_IN_FORCE = [

@@ -149,3 +149,110 @@ def test_a_plan_nobody_has_settled_is_probed_when_asked_for(monkeypatch):
     assert plan.unsettled is None
     root_with_jail = plan.mode == "jail" or any("private file system view" in u for u in plan.unavailable)
     assert probed == ([1] if root_with_jail and "HW11_JAIL" not in os.environ else [])
+
+
+FORK_HOG = """
+import os, time
+def hold(mb, count):
+    # forks count children one after another, each writing mb MB and holding it: how many still hold it
+    kids = []
+    for _ in range(count):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            block = bytearray(mb * 2**20)  # zeroed: every page written
+            os.write(w, b"k")
+            time.sleep(120)
+            os._exit(0)
+        os.close(w)
+        os.read(r, 1)  # b"k", or b"" once it is dead
+        os.close(r)
+        kids.append(pid)
+    holding = sum(os.waitpid(pid, os.WNOHANG)[0] == 0 for pid in kids)
+    for pid in kids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    return holding
+"""
+
+
+def memory_groups_here():
+    from hw11grader.boundary import cgroup
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and not cgroup.available()
+
+
+@root_only
+@pytest.mark.skipif(not memory_groups_here(), reason="needs a memory cgroup the grader may make groups in")
+@pytest.mark.parametrize("env", [pytest.param({}, id="jail"), pytest.param({"HW11_JAIL": "0"}, id="file-modes")])
+def test_all_of_a_childs_processes_together_stay_under_its_memory_limit(tmp_path, env, monkeypatch):
+    """A submission that forks and fills each process (each under its own address-space limit)
+    cannot take more of the machine than its limit: its processes share one memory cgroup, and past
+    it the kernel kills only them. Without it, all 6 would hold their 300 MB (1.8 GB)."""
+    from dataclasses import replace
+
+    from hw11grader.boundary import ChildBoundary, Limits, StudentError, cgroup, sandbox
+    from hw11grader.loading import load
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
+    path = tmp_path / "hw11.py"
+    path.write_text(FORK_HOG)
+    limit_mb, mb, count = 1024, 300, 6
+    limits = Limits(call_timeout=120, sandbox=replace(sandbox.SandboxConfig(), address_space_mb=limit_mb))
+    with ChildBoundary(load(path), limits) as boundary:
+        assert boundary.start().status == "ok"
+        assert sandbox.MEMORY_GROUP in boundary.plan.in_force
+        group = boundary.group
+        assert group.limit() == limit_mb * 2**20 and os.path.isdir(group.path)
+        try:
+            holding = boundary.call("hold", (mb, count), seed=0)
+        except StudentError as e:  # the kernel chose the submission's main process
+            assert f"killed for using more memory than its limit ({limit_mb} MB" in str(e), str(e)
+        else:
+            assert 1 <= holding and holding * mb < limit_mb, holding
+            assert group.oom_kills() >= 1
+    assert not os.path.exists(group.path)  # removed with the child
+    assert boundary.group is None and cgroup.available() == ""
+
+
+MAIN_HOG = """
+import os, time
+def fill(mb):
+    with open("/proc/self/oom_score_adj", "w") as f:  # the kernel's first choice in its group
+        f.write("1000")
+    r, w = os.pipe()
+    if os.fork() == 0:  # a helper holding mb MB: oom_score_adj is inherited, so it is set back first
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("0")
+        block = bytearray(mb * 2**20)
+        os.write(w, b"k")
+        time.sleep(120)
+        os._exit(0)
+    os.read(r, 1)
+    block = bytearray(mb * 2**20)  # each process under its own limit, the two together over it
+    return "survived"
+"""
+
+
+@root_only
+@pytest.mark.skipif(not memory_groups_here(), reason="needs a memory cgroup the grader may make groups in")
+def test_a_child_killed_for_its_memory_is_told_so(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from hw11grader.boundary import ChildBoundary, Limits, StudentError, sandbox
+    from hw11grader.loading import load
+
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
+    path = tmp_path / "hw11.py"
+    path.write_text(MAIN_HOG)
+    limits = Limits(call_timeout=120, sandbox=replace(sandbox.SandboxConfig(), address_space_mb=1024))
+    with ChildBoundary(load(path), limits) as boundary:
+        assert boundary.start().status == "ok"
+        with pytest.raises(StudentError) as e:
+            boundary.call("fill", (600,), seed=0)
+    assert "died during fill(600): it was killed for using more memory than its limit (1024 MB for all " \
+           "its processes together)" in str(e.value), str(e.value)
