@@ -680,11 +680,11 @@ class ChildBoundary(_Requests):
         if self.mode == "setpriv":
             sandbox.protect_installation(keep=self.plan.environment)
         self.group = None
-        if self.plan.memory_group:
+        if self.plan.groups:
             try:
-                self.group = cgroup.MemoryGroup(self.limits.sandbox.address_space_mb * 2**20)
+                self.group = cgroup.ChildGroup(self.limits.sandbox.address_space_mb * 2**20, self.plan.groups)
             except OSError as e:
-                self.plan.lose_memory_group(f"making one failed: {e.strerror or e}")
+                self.plan.lose_groups(f"making one failed: {e.strerror or e}")
         self.oom_kills = 0
         self.tmp = Path(tempfile.mkdtemp(prefix="hw11-"))
         self.runtime = self.tmp / "runtime"
@@ -709,7 +709,7 @@ class ChildBoundary(_Requests):
                       "tmp_size": sandbox.JAIL_TMP_SIZE, "shm_size": sandbox.JAIL_SHM_SIZE,
                       "uid": self.slot.uid, "gid": self.slot.gid, "cwd": JAIL_WORK,
                       "argv": None, "env": self._environment(),
-                      "cgroup_procs": self.group.procs if self.group else None}
+                      "cgroup_procs": self.group.procs if self.group else []}
             self.jail_config = config
 
     def _environment(self):
@@ -744,8 +744,10 @@ class ChildBoundary(_Requests):
         else:
             command = [*self.plan.prefix, sys.executable, "-s", str(self.runtime / "child_main.py"),
                        *map(str, fds)]
-            if self.group is not None:  # joins its memory cgroup, then becomes the rest of the command
-                command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', self.group.procs, *command]
+            if self.group is not None:  # joins its cgroups, then becomes the rest of the command
+                join = ('n=$0; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 111; shift; n=$((n-1)); done; '
+                        'exec "$@"')
+                command = ["/bin/sh", "-c", join, str(len(self.group.procs)), *self.group.procs, *command]
             cwd = self.work
         try:
             self.proc = subprocess.Popen(

@@ -18,8 +18,8 @@ new namespaces, before any student code exists, it:
 4. drops to the job's own unprivileged uid (no groups, no new privileges)
    and execs the child program.
 
-First of all it joins the child's memory cgroup (``cgroup.py``), when the
-grader made one. Nothing of the grader's answers is reachable from the new root, whatever
+First of all it joins the child's cgroups (``cgroup.py``), when the grader
+made them. Nothing of the grader's answers is reachable from the new root, whatever
 the file modes on the host.
 """
 import ctypes
@@ -137,12 +137,12 @@ def drop_privileges(uid, gid):
 def main():
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
-    if cfg.get("cgroup_procs"):  # first: every process the child will make inherits its memory cgroup
+    for procs in cfg.get("cgroup_procs") or []:  # first: every process the child makes inherits its cgroups
         try:
-            with open(cfg["cgroup_procs"], "w") as f:
+            with open(procs, "w") as f:
                 f.write("0\n")
         except OSError as e:
-            fail("joining the child's memory cgroup", str(e))
+            fail("joining the child's cgroup", f"{procs}: {e}")
     build_root(cfg)
     enter_root(cfg["root"])
     drop_privileges(cfg["uid"], cfg["gid"])

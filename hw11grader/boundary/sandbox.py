@@ -79,7 +79,7 @@ class Plan:
     mode: str = "none"  # "jail" | "setpriv" | "none"
     environment: list = field(default_factory=list)  # the Python environment's folders (root modes)
     unsettled: tuple | None = None  # until the jail is known to work: (unshare, python, in_force, unavailable)
-    memory_group: bool = False  # each child in a memory cgroup of its own (cgroup.py)
+    groups: tuple = ()  # the controllers each child has a cgroup of its own in (cgroup.py)
 
     def settle(self, why: str | None = None):
         """Decide whether the jail works, if not decided yet: ``why`` is what a first child started
@@ -96,16 +96,17 @@ class Plan:
             self.in_force, self.unavailable, self.jail = in_force, unavailable, None
             _plan_setpriv(self, why, unshare, python)
 
-    def lose_memory_group(self, why: str):
-        """Making a child's memory cgroup failed: no more are tried, and the report says why."""
-        self.memory_group = False
+    def lose_groups(self, why: str):
+        """Making a child's cgroups failed: no more are tried, and the report says why."""
+        lost, self.groups = self.groups, ()
         lists = [(self.in_force, self.unavailable)]
         if self.unsettled is not None:
             lists.append((self.unsettled[2], self.unsettled[3]))
         for in_force, unavailable in lists:
-            if MEMORY_GROUP in in_force:
-                in_force.remove(MEMORY_GROUP)
-            unavailable.append(_no_memory_group(why))
+            for controller in lost:
+                if GROUP_IN_FORCE[controller] in in_force:
+                    in_force.remove(GROUP_IN_FORCE[controller])
+                unavailable.append(_no_group(controller, why))
 
 
 BOUNDARY_DIR = Path(__file__).resolve().parent
@@ -249,28 +250,35 @@ def _new_plan(config: SandboxConfig, python: str) -> Plan:
     elif not is_root():
         p.unavailable += [
             "unprivileged child user (needs root): the child runs as you and could read the grader's files",
-            _no_memory_group("needs root"),
+            _no_group("memory", "needs root"), _no_group("cpu", "needs root"),
             "private file system view (needs root): the child sees every file you can read",
             "PID namespace (needs root)", "network isolation (needs root): the child may use the network",
             "protection of the grader process from signals (needs root)"]
     else:
-        why = cgroup.available()
-        if why:
-            p.unavailable.append(_no_memory_group(why))
-        else:
-            p.memory_group = True
-            p.in_force.append(MEMORY_GROUP)
+        for controller in cgroup.CONTROLLERS:
+            why = cgroup.available(controller)
+            if why:
+                p.unavailable.append(_no_group(controller, why))
+            else:
+                p.groups += (controller,)
+                p.in_force.append(GROUP_IN_FORCE[controller])
         _plan_root(p, python)
     return p
 
 
-MEMORY_GROUP = ("memory cgroup of its own: all the child's processes together use at most its memory "
-                "limit, and past it only they are killed")
+GROUP_IN_FORCE = {
+    "memory": "memory cgroup of its own: all the child's processes together use at most its memory limit, "
+              "and past it only they are killed",
+    "cpu": "cpu cgroup of its own: all the child's processes together get one process's share of the CPU, "
+           "however many it starts"}
 
 
-def _no_memory_group(why):
-    return (f"one memory limit for all the child's processes together ({why}): each process has its own "
-            "limit only, so a submission that forks many could use up the machine's memory")
+def _no_group(controller, why):
+    if controller == "memory":
+        return (f"one memory limit for all the child's processes together ({why}): each process has its own "
+                "limit only, so a submission that forks many could use up the machine's memory")
+    return (f"one CPU share for all the child's processes together ({why}): a submission that keeps many "
+            "processes busy slows the gradings beside it")
 
 
 JAIL_IN_FORCE = [

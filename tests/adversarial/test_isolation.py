@@ -7,6 +7,7 @@ child running as the student's own user is, by design, that user.
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -179,13 +180,13 @@ def hold(mb, count):
 """
 
 
-def memory_groups_here():
+def groups_here(controller):
     from hw11grader.boundary import cgroup
-    return hasattr(os, "geteuid") and os.geteuid() == 0 and not cgroup.available()
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and not cgroup.available(controller)
 
 
 @root_only
-@pytest.mark.skipif(not memory_groups_here(), reason="needs a memory cgroup the grader may make groups in")
+@pytest.mark.skipif(not groups_here("memory"), reason="needs a memory cgroup the grader may make groups in")
 @pytest.mark.parametrize("env", [pytest.param({}, id="jail"), pytest.param({"HW11_JAIL": "0"}, id="file-modes")])
 def test_all_of_a_childs_processes_together_stay_under_its_memory_limit(tmp_path, env, monkeypatch):
     """A submission that forks and fills each process (each under its own address-space limit)
@@ -205,9 +206,10 @@ def test_all_of_a_childs_processes_together_stay_under_its_memory_limit(tmp_path
     limits = Limits(call_timeout=120, sandbox=replace(sandbox.SandboxConfig(), address_space_mb=limit_mb))
     with ChildBoundary(load(path), limits) as boundary:
         assert boundary.start().status == "ok"
-        assert sandbox.MEMORY_GROUP in boundary.plan.in_force
+        assert sandbox.GROUP_IN_FORCE["memory"] in boundary.plan.in_force
         group = boundary.group
-        assert group.limit() == limit_mb * 2**20 and os.path.isdir(group.path)
+        folders = [folder for _, folder in group.folders.values()]
+        assert group.limit() == limit_mb * 2**20 and all(os.path.isdir(f) for f in folders)
         try:
             holding = boundary.call("hold", (mb, count), seed=0)
         except StudentError as e:  # the kernel chose the submission's main process
@@ -215,7 +217,7 @@ def test_all_of_a_childs_processes_together_stay_under_its_memory_limit(tmp_path
         else:
             assert 1 <= holding and holding * mb < limit_mb, holding
             assert group.oom_kills() >= 1
-    assert not os.path.exists(group.path)  # removed with the child
+    assert not any(os.path.exists(f) for f in folders)  # removed with the child
     assert boundary.group is None and cgroup.available() == ""
 
 
@@ -239,7 +241,7 @@ def fill(mb):
 
 
 @root_only
-@pytest.mark.skipif(not memory_groups_here(), reason="needs a memory cgroup the grader may make groups in")
+@pytest.mark.skipif(not groups_here("memory"), reason="needs a memory cgroup the grader may make groups in")
 def test_a_child_killed_for_its_memory_is_told_so(tmp_path, monkeypatch):
     from dataclasses import replace
 
@@ -256,3 +258,67 @@ def test_a_child_killed_for_its_memory_is_told_so(tmp_path, monkeypatch):
             boundary.call("fill", (600,), seed=0)
     assert "died during fill(600): it was killed for using more memory than its limit (1024 MB for all " \
            "its processes together)" in str(e.value), str(e.value)
+
+
+BURNER = """
+import os, time
+def burn(n, seconds):
+    # n busy processes, each in a session of its own (as the scheduler's autogroups count them)
+    kids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+        kids.append(pid)
+    for pid in kids:
+        os.waitpid(pid, 0)
+    return n
+"""
+
+SPINNER = """
+import time
+def spin(wall):
+    # busy for wall seconds: the CPU seconds it was given meanwhile
+    t0, c0 = time.monotonic(), time.process_time()
+    while time.monotonic() - t0 < wall:
+        pass
+    return time.process_time() - c0
+"""
+
+
+@root_only
+@pytest.mark.skipif(not groups_here("cpu"), reason="needs a cpu cgroup the grader may make groups in")
+@pytest.mark.parametrize("env", [pytest.param({}, id="jail"), pytest.param({"HW11_JAIL": "0"}, id="file-modes")])
+def test_a_child_with_many_busy_processes_does_not_starve_the_one_beside_it(tmp_path, env, monkeypatch):
+    """Two gradings at once, one keeping 16 processes busy: the other still gets its share of the
+    CPU (each child's processes share one cpu cgroup). Measured without the groups: 0.11 CPU
+    seconds per second beside the burner, on 2 cores; with them, about 1."""
+    import threading
+
+    from hw11grader.boundary import ChildBoundary, Limits, sandbox
+    from hw11grader.loading import load
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
+    for name, text in (("burner", BURNER), ("spinner", SPINNER)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "hw11.py").write_text(text)
+    limits = Limits(call_timeout=120)
+    with ChildBoundary(load(tmp_path / "burner" / "hw11.py"), limits) as burner, \
+            ChildBoundary(load(tmp_path / "spinner" / "hw11.py"), limits) as spinner:
+        assert burner.start().status == "ok" and spinner.start().status == "ok"
+        assert sandbox.GROUP_IN_FORCE["cpu"] in spinner.plan.in_force
+        burning = threading.Thread(target=burner.call, args=("burn", (16, 8.0)), kwargs={"seed": 0})
+        burning.start()
+        try:
+            time.sleep(1.0)
+            given = [spinner.call("spin", (1.0,), seed=0) for _ in range(3)]
+        finally:
+            burning.join()
+    # its fair share is at least a third of a core even with the other test worker busy on the machine
+    assert max(given) > 0.4, given
