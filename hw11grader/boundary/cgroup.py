@@ -40,12 +40,12 @@ CONTROLLERS = ("memory", "cpu")
 _counter = itertools.count()
 
 
-def _controller_dir(controller):
+def _controller_dir(controller, proc_cgroup="/proc/self/cgroup", mountinfo="/proc/self/mountinfo"):
     """(version, our cgroup's folder for ``controller``) or (None, why not)."""
     try:
-        with open("/proc/self/cgroup") as f:
+        with open(proc_cgroup) as f:
             lines = f.read().splitlines()
-        with open("/proc/self/mountinfo") as f:
+        with open(mountinfo) as f:
             mounts = f.read().splitlines()
     except OSError as e:
         return None, f"cannot read /proc/self/cgroup ({e.strerror})"
@@ -72,7 +72,7 @@ def _controller_dir(controller):
         if root != "/" and not (path == root or path.startswith(root.rstrip("/") + "/")):
             continue
         rel = path[len(root):] if root != "/" else path
-        folder = os.path.join(point, rel.lstrip("/"))
+        folder = os.path.normpath(os.path.join(point, rel.lstrip("/")))
         if version == 2:
             try:
                 with open(os.path.join(folder, "cgroup.subtree_control")) as f:
@@ -81,6 +81,12 @@ def _controller_dir(controller):
             except OSError:
                 continue
         if os.access(folder, os.W_OK):
+            probe = os.path.join(folder, f"hw11-probe-{os.getpid()}")
+            try:  # a folder that says it is writable may still refuse groups (a read-only mount)
+                os.mkdir(probe, 0o755)
+                os.rmdir(probe)
+            except OSError as e:
+                return None, f"making a {controller} cgroup in {folder} failed: {e.strerror}"
             return version, folder
     return None, f"no {controller} cgroup the grader may make groups in"
 
