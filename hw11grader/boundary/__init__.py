@@ -707,6 +707,7 @@ class ChildBoundary(_Requests):
             config = {"root": str(self.tmp / "root"), "environment": self.plan.jail["environment"],
                       "runtime": str(self.runtime), "work": str(self.work),
                       "tmp_size": sandbox.JAIL_TMP_SIZE, "shm_size": sandbox.JAIL_SHM_SIZE,
+                      "work_size": sandbox.JAIL_WORK_SIZE,
                       "uid": self.slot.uid, "gid": self.slot.gid, "cwd": JAIL_WORK,
                       "argv": None, "env": self._environment(),
                       "cgroup_procs": self.group.procs if self.group else []}

@@ -8,7 +8,8 @@ new namespaces, before any student code exists, it:
    only the operating system (``/usr``, ``/etc`` and the usual symlinks) and
    the Python environment (its prefixes, at their own paths);
 2. adds the child's own runtime folder (read-only) at ``/hw11/runtime`` and
-   its scratch folder (writable) at ``/hw11/work``; fresh, private ``/tmp``,
+   its scratch folder (writable: a tmpfs of its own holding a copy of the
+   submission) at ``/hw11/work``; fresh, private ``/tmp``,
    ``/var/tmp``, ``/dev/shm`` and ``/run/lock`` (they vanish with the
    namespace); a minimal ``/dev``; a ``/proc`` that shows only this PID
    namespace;
@@ -25,6 +26,7 @@ the file modes on the host.
 import ctypes
 import json
 import os
+import stat
 import sys
 
 MS_RDONLY = 1
@@ -80,6 +82,30 @@ def tmpfs(target, size, mode="1777"):
     mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
 
 
+def fill_work(cfg, target):
+    """The scratch folder: a tmpfs of its own, so what the child writes there is bounded (its size,
+    and the pages count in the child's memory cgroup) and never fills the host's disk; it holds a
+    copy of the regular files the grader put in ``cfg["work"]`` (the submission), owned by the child."""
+    tmpfs(target, cfg["work_size"], mode="0700")
+    for name in sorted(os.listdir(cfg["work"])):
+        try:
+            fd = os.open(os.path.join(cfg["work"], name), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as src:
+            if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+                continue
+            out = os.open(os.path.join(target, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(out, "wb") as dst:
+                while True:
+                    chunk = src.read(1 << 20)
+                    if not chunk:
+                        break
+                    dst.write(chunk)
+        os.chown(os.path.join(target, name), cfg["uid"], cfg["gid"])
+    os.chown(target, cfg["uid"], cfg["gid"])
+
+
 def build_root(cfg):
     root = cfg["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -90,7 +116,10 @@ def build_root(cfg):
         elif os.path.isdir(path):
             bind(path, root + path)
     bind(cfg["runtime"], root + "/hw11/runtime")
-    bind(cfg["work"], root + "/hw11/work", writable=True)
+    if cfg.get("work_size"):
+        fill_work(cfg, root + "/hw11/work")
+    else:
+        bind(cfg["work"], root + "/hw11/work", writable=True)
     makedirs(root + "/dev")
     for name in DEVICES:
         bind("/dev/" + name, root + "/dev/" + name, writable=True)

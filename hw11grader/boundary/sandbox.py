@@ -115,6 +115,7 @@ MUST_NOT_SEE = INSTALL_DIR / "hw11grader"  # a child in a working jail cannot se
 JAIL_UID_BASE = int(os.environ.get("HW11_SANDBOX_UID_BASE", "64000"))
 JAIL_SLOTS = 64  # concurrent gradings on one machine, each with its own uid
 JAIL_TMP_SIZE = "512m"
+JAIL_WORK_SIZE = "512m"  # the scratch folder, a tmpfs in the jail (on the host's disk otherwise)
 JAIL_SHM_SIZE = "64m"
 
 
@@ -289,7 +290,9 @@ JAIL_IN_FORCE = [
     "no new privileges",
     "PID namespace with its own /proc: it sees only its own processes, every descendant dies with it",
     "network namespace: no network",
-    "IPC namespace and private /tmp, /var/tmp, /dev/shm, /run/lock: nothing it creates outlives it"]
+    "IPC namespace and private /tmp, /var/tmp, /dev/shm, /run/lock: nothing it creates outlives it",
+    f"its scratch folder and /tmp are in memory, of bounded size ({JAIL_WORK_SIZE[:-1]} MB, {JAIL_TMP_SIZE[:-1]} MB): "
+    "nothing it writes reaches the host's disk"]
 
 
 def _plan_root(p: Plan, python: str):
@@ -317,7 +320,8 @@ def _plan_setpriv(p: Plan, why: str, unshare, python: str):
     p.mode = "setpriv"
     p.unavailable.append(f"private file system view ({why}): the grader's installation is made root-only "
                          "by file modes instead (deny by default); other world-readable files stay readable; "
-                         "concurrent gradings share one sandbox user")
+                         "concurrent gradings share one sandbox user; the scratch folder is on the host's "
+                         "disk, each file at most the file-size limit but not their total")
     setpriv = shutil.which("setpriv")
     if unshare:
         p.prefix += [unshare, "--pid", "--fork", "--kill-child", "--net", "--ipc"]

@@ -322,3 +322,42 @@ def test_a_child_with_many_busy_processes_does_not_starve_the_one_beside_it(tmp_
             burning.join()
     # its fair share is at least a third of a core even with the other test worker busy on the machine
     assert max(given) > 0.4, given
+
+
+DISK_FILLER = """
+import os
+def fill():
+    # writes 8 MB files into its working folder until it cannot: how many MB it wrote, and what it read back
+    with open("hw11.py") as f:
+        own = f.read(12)
+    written, block = 0, b"x" * (8 << 20)
+    try:
+        while written < (256 << 20):  # (without the bound it would stop here: 256)
+            with open(f"filler-{written >> 23}", "wb") as f:
+                f.write(block)
+            written += len(block)
+    except OSError:
+        pass
+    return [written >> 20, own]
+"""
+
+
+@root_only
+@pytest.mark.skipif(not jail_available(), reason="needs mount namespaces (the private file system and /proc)")
+def test_what_a_child_writes_in_its_folder_is_bounded_and_never_reaches_the_disk(tmp_path, monkeypatch):
+    """In the jail the scratch folder is a tmpfs of its own (a copy of the submission in it): a
+    submission that writes until it cannot stops at its size, and the host's copy of the folder,
+    on disk, holds only the submission."""
+    from hw11grader.boundary import ChildBoundary, Limits, sandbox
+    from hw11grader.loading import load
+
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
+    monkeypatch.setattr(sandbox, "JAIL_WORK_SIZE", "48m")
+    path = tmp_path / "hw11.py"
+    path.write_text(DISK_FILLER)
+    with ChildBoundary(load(path), Limits(call_timeout=120)) as boundary:
+        assert boundary.start().status == "ok"
+        written_mb, own = boundary.call("fill", seed=0)
+        assert sorted(p.name for p in boundary.work.iterdir()) == ["hw11.py"]
+    assert own == DISK_FILLER[:12]
+    assert 32 <= written_mb <= 48, written_mb
