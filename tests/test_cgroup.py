@@ -48,3 +48,21 @@ def test_v2_only_where_the_controller_is_already_delegated(tmp_path):
 def test_unreadable_proc_says_why(tmp_path):
     version, why = cgroup._controller_dir("memory", str(tmp_path / "missing"), str(tmp_path / "missing"))
     assert version is None and why.startswith("cannot read /proc/self/cgroup")
+
+
+def test_groups_left_by_a_dead_grader_are_removed_when_empty(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    ours = tmp_path / "memory"
+    for name in (f"hw11-{dead}-0", f"hw11-probe-{dead}-3", f"hw11-{os.getpid()}-0", "hw11-x", "other-1-2"):
+        (ours / name).mkdir(parents=True)
+    (ours / f"hw11-{dead}-7").mkdir()
+    (ours / f"hw11-{dead}-7" / "cgroup.procs").write_text("")  # not empty: as a group with a process refuses
+    files = layout(tmp_path, "4:memory:/\n", f"35 31 0:32 / {ours} rw - cgroup cgroup rw,memory\n")
+    assert cgroup._controller_dir("memory", *files) == (1, str(ours))
+    assert sorted(p.name for p in ours.iterdir()) == sorted(
+        [f"hw11-{os.getpid()}-0", f"hw11-{dead}-7", "hw11-x", "other-1-2"])

@@ -81,7 +81,8 @@ def _controller_dir(controller, proc_cgroup="/proc/self/cgroup", mountinfo="/pro
             except OSError:
                 continue
         if os.access(folder, os.W_OK):
-            probe = os.path.join(folder, f"hw11-probe-{os.getpid()}")
+            _remove_stale(folder)
+            probe = os.path.join(folder, f"hw11-probe-{os.getpid()}-{next(_counter)}")
             try:  # a folder that says it is writable may still refuse groups (a read-only mount)
                 os.mkdir(probe, 0o755)
                 os.rmdir(probe)
@@ -89,6 +90,30 @@ def _controller_dir(controller, proc_cgroup="/proc/self/cgroup", mountinfo="/pro
                 return None, f"making a {controller} cgroup in {folder} failed: {e.strerror}"
             return version, folder
     return None, f"no {controller} cgroup the grader may make groups in"
+
+
+def _remove_stale(folder):
+    """Groups left by a grader that was killed before it removed them (its pid is gone): removed
+    when empty (a group with a process in it refuses)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if parts[0] != "hw11" or len(parts) < 3 or not parts[-2].isdigit():
+            continue
+        try:
+            os.kill(int(parts[-2]), 0)
+            continue  # its grader is alive
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.rmdir(os.path.join(folder, name))
+        except OSError:
+            pass
 
 
 _FOUND = {}
