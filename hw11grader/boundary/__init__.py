@@ -746,7 +746,8 @@ class ChildBoundary(_Requests):
             command = [*self.plan.prefix, sys.executable, "-s", str(self.runtime / "child_main.py"),
                        *map(str, fds)]
             if self.group is not None:  # joins its cgroups, then becomes the rest of the command
-                join = ('n=$0; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 111; shift; n=$((n-1)); done; '
+                join = ('n=$0; while [ "$n" -gt 0 ]; do echo $$ 2>/dev/null > "$1" || '
+                        f'{{ echo "hw11: {cgroup.JOIN_FAILED}: $1" >&2; exit 111; }}; shift; n=$((n-1)); done; '
                         'exec "$@"')
                 command = ["/bin/sh", "-c", join, str(len(self.group.procs)), *self.group.procs, *command]
             cwd = self.work
@@ -853,8 +854,14 @@ class ChildBoundary(_Requests):
             except (StudentError, StudentTimeout) as e:
                 self._kill()
                 failure = e.message
+                said = (self.drains[1].text().strip().splitlines() or [failure])[-1]
+                if self.group is not None and cgroup.JOIN_FAILED in said:
+                    # the cgroups' fault, not the jail's: no groups, and a start that does not count
+                    self.plan.lose_groups(_clip(said, 200))
+                    self._tear_down()
+                    self._set_up()
+                    continue
                 if probing:  # the jail does not work here: the fallback, and a start that does not count
-                    said = (self.drains[1].text().strip().splitlines() or [failure])[-1]
                     self.plan.settle(f"a child could not start in it: {_clip(said, 200)}")
                 else:
                     attempt += 1

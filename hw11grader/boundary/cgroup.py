@@ -37,6 +37,9 @@ import signal
 import time
 
 CONTROLLERS = ("memory", "cpu")
+# what a child that could not join its groups says on stderr (jail.py, the setpriv shell): the
+# boundary then starts it again without groups rather than taking the jail for broken
+JOIN_FAILED = "joining the child's cgroup failed"
 _counter = itertools.count()
 
 

@@ -361,3 +361,33 @@ def test_what_a_child_writes_in_its_folder_is_bounded_and_never_reaches_the_disk
         assert sorted(p.name for p in boundary.work.iterdir()) == ["hw11.py"]
     assert own == DISK_FILLER[:12]
     assert 32 <= written_mb <= 48, written_mb
+
+
+@root_only
+@pytest.mark.skipif(not groups_here("memory"), reason="needs a memory cgroup the grader may make groups in")
+@pytest.mark.parametrize("env", [pytest.param({}, id="jail"), pytest.param({"HW11_JAIL": "0"}, id="file-modes")])
+def test_a_child_that_cannot_join_its_cgroups_starts_again_without_them(tmp_path, env, monkeypatch):
+    """The cgroups' failure is theirs: the child starts again in the same mode (the jail is not
+    taken for broken), without groups, and the report says why."""
+    import sys
+
+    from hw11grader.boundary import ChildBoundary, Limits, sandbox
+    from hw11grader.loading import load
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(sandbox, "_PLAN_CACHE", {})
+    path = tmp_path / "hw11.py"
+    path.write_text(WHERE)
+    with ChildBoundary(load(path), Limits()) as boundary:
+        mode = boundary.plan.mode
+        boundary.group.procs[:] = ["/nonexistent/hw11/cgroup.procs"]  # (the list the spawn reads)
+        assert boundary.start().status == "ok"
+        cwd = boundary.call("where", seed=0)
+        plan = sandbox.plan(Limits().sandbox, sys.executable)
+        assert boundary.group is None and plan.groups == () and plan.mode == mode
+        assert (cwd == "/hw11/work") == (mode == "jail") and boundary.starts == 2
+        assert not any(item in plan.in_force for item in sandbox.GROUP_IN_FORCE.values())
+        assert any(u.startswith("one memory limit for all the child's processes together (hw11")
+                   and "joining the child's cgroup failed: /nonexistent/hw11/cgroup.procs" in u
+                   for u in plan.unavailable), plan.unavailable
